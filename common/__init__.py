@@ -1,0 +1,1 @@
+"""Infrastructure shared by every model family: data, training loop, checkpoints."""

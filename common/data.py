@@ -1,0 +1,267 @@
+"""Datasets as in-memory numpy arrays with a fixed train/test split.
+
+Images are uint8 NHWC with `levels` discrete values per sub-pixel (256 for
+8-bit, 2 for binarized, 17 for scikit-learn's digits). 2-D toy densities are
+float32 [N, 2] with `levels == 0` (continuous). Every dataset fits in host
+memory, so the epoch order is a pure function of (seed, epoch): the data
+position of a run is its step, and resuming from a checkpoint is exact.
+
+Sources, in order of preference for the image datasets:
+  * `npz`: a local file with arrays `x_train`, `x_test` and optional
+    `y_train`, `y_test` (uint8, [N, H, W] or [N, H, W, C]).
+  * tensorflow-datasets (`mnist`, `binarized_mnist`, `cifar10`), reading a
+    prepared copy from `data_dir` / `$TFDS_DATA_DIR` or downloading it.
+  * `digits`: scikit-learn's bundled 8x8 digits, the offline default.
+"""
+import dataclasses
+import math
+import os
+
+import numpy as np
+
+from common.errors import DataError
+
+TFDS_NAMES = ('mnist', 'binarized_mnist', 'cifar10')
+TOY_NAMES = ('moons', 'circles', '8gaussians', 'checkerboard', 'spirals')
+_DEFAULT_LEVELS = {'mnist': 256, 'binarized_mnist': 2, 'cifar10': 256,
+                   'digits': 17}
+
+
+@dataclasses.dataclass
+class Dataset:
+  """A train/test split held in memory."""
+  name: str
+  x_train: np.ndarray
+  x_test: np.ndarray
+  levels: int  # Discrete values per dimension; 0 for continuous data.
+  y_train: np.ndarray | None = None
+  y_test: np.ndarray | None = None
+
+  @property
+  def example_shape(self):
+    return self.x_train.shape[1:]
+
+  @property
+  def num_dims(self):
+    return int(np.prod(self.example_shape))
+
+
+def load(cfg):
+  """Loads the dataset that `cfg` (a config's `data` block) names."""
+  name = cfg.name
+  if name == 'digits':
+    ds = _load_digits()
+  elif name == 'npz':
+    ds = _load_npz(cfg.npz_path, cfg.levels)
+  elif name in TFDS_NAMES:
+    if cfg.npz_path:
+      ds = _load_npz(cfg.npz_path, cfg.levels or _DEFAULT_LEVELS[name])
+      ds.name = name
+    else:
+      ds = _load_tfds(name, cfg.data_dir)
+  elif name in TOY_NAMES:
+    ds = make_toy(name, cfg.num_train, cfg.num_test, cfg.seed)
+  else:
+    raise DataError(
+        f'unknown dataset {name!r}; choose one of '
+        f'{sorted(TFDS_NAMES + TOY_NAMES + ("digits", "npz"))}')
+  _validate(ds)
+  return ds
+
+
+def train_indices(num_examples, batch_size, step, seed):
+  """Indices of the global training batch at `step`.
+
+  Each epoch is a fresh permutation drawn from (seed, epoch); the last partial
+  batch of an epoch is dropped so that every batch has the same shape.
+  """
+  steps_per_epoch = num_examples // batch_size
+  if steps_per_epoch == 0:
+    raise DataError(f'batch size {batch_size} is larger than the training set '
+                    f'({num_examples} examples)')
+  epoch, index = divmod(step, steps_per_epoch)
+  perm = np.random.default_rng([seed, epoch]).permutation(num_examples)
+  return perm[index * batch_size:(index + 1) * batch_size]
+
+
+def data_position(num_examples, batch_size, step):
+  """(epoch, batch index within the epoch) reached after `step` steps."""
+  epoch, index = divmod(step, max(num_examples // batch_size, 1))
+  return {'epoch': int(epoch), 'batch_index': int(index)}
+
+
+def random_hflip(images, step, seed):
+  """Flips each image left-right with probability 1/2, deterministically."""
+  flip = np.random.default_rng([seed, step, 1]).random(len(images)) < 0.5
+  return np.where(flip[:, None, None, None], images[:, :, ::-1], images)
+
+
+def process_slice(global_batch, process_index, process_count):
+  """The rows of a global batch that this host feeds to its devices."""
+  per_process = len(global_batch) // process_count
+  return global_batch[process_index * per_process:
+                      (process_index + 1) * per_process]
+
+
+# ----------------------------------------------------------------------------
+# Sources.
+
+
+def _load_digits():
+  """scikit-learn's 8x8 digits (values 0..16): first 1500 train, 297 test."""
+  from sklearn import datasets  # pylint: disable=g-import-not-at-top
+  digits = datasets.load_digits()
+  images = digits.images.astype(np.uint8)[..., None]
+  labels = digits.target.astype(np.int64)
+  return Dataset('digits', images[:1500], images[1500:], 17,
+                 labels[:1500], labels[1500:])
+
+
+def _load_npz(path, levels):
+  if not path:
+    raise DataError('data.name=npz needs --config.data.npz_path=FILE.npz')
+  if not os.path.exists(path):
+    raise DataError(f'npz file not found: {path}')
+  try:
+    with np.load(path, allow_pickle=False) as f:
+      arrays = {k: f[k] for k in f.files}
+  except Exception as e:  # pylint: disable=broad-except
+    raise DataError(f'cannot read npz file {path}: {e}') from e
+  for key in ('x_train', 'x_test'):
+    if key not in arrays:
+      raise DataError(f'{path} has no array {key!r} (found {sorted(arrays)}); '
+                      'expected x_train, x_test and optional y_train, y_test')
+  x_train, x_test = (_as_nhwc(arrays[k], path, k) for k in ('x_train', 'x_test'))
+  if not levels:
+    levels = 2 if max(x_train.max(), x_test.max()) <= 1 else 256
+  return Dataset('npz', x_train, x_test, levels,
+                 arrays.get('y_train'), arrays.get('y_test'))
+
+
+def _as_nhwc(x, path, key):
+  if x.dtype != np.uint8:
+    raise DataError(f'{path}:{key} has dtype {x.dtype}; expected uint8')
+  if x.ndim == 3:
+    x = x[..., None]
+  if x.ndim != 4:
+    raise DataError(f'{path}:{key} has shape {x.shape}; expected [N, H, W] '
+                    'or [N, H, W, C]')
+  return x
+
+
+def _hide_gpus_from_tensorflow():
+  """TensorFlow only reads data here; keep it off the accelerators JAX uses."""
+  try:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return
+  try:
+    tf.config.set_visible_devices([], 'GPU')
+  except RuntimeError:
+    pass  # Already initialised (e.g. a second call); devices are fixed then.
+
+
+def _load_tfds(name, data_dir):
+  """Reads a whole tfds split into numpy; fails fast and clearly offline."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  from tensorflow_datasets.core.download import downloader  # pylint: disable=g-import-not-at-top
+  _hide_gpus_from_tensorflow()
+  data_dir = data_dir or os.environ.get('TFDS_DATA_DIR') or None
+  builder = tfds.builder(name, data_dir=data_dir)
+  if not builder.is_prepared():
+    # The default retry policy takes ~205 s to give up without network.
+    downloader.MAX_RETRIES = 0
+    try:
+      builder.download_and_prepare()
+    except Exception as e:  # pylint: disable=broad-except
+      where = data_dir or '~/tensorflow_datasets'
+      raise DataError(
+          f'tfds dataset {name!r} is not prepared in {where} and could not be '
+          f'downloaded ({type(e).__name__}). Either point --config.data.data_dir '
+          '(or $TFDS_DATA_DIR) at a prepared tfds directory, or pass a local '
+          'file with --config.data.npz_path=FILE.npz (arrays x_train, x_test)'
+      ) from None
+  x_train, y_train = _tfds_split(builder, 'train')
+  x_test, y_test = _tfds_split(builder, 'test')
+  return Dataset(name, x_train, x_test, _DEFAULT_LEVELS[name], y_train, y_test)
+
+
+def _tfds_split(builder, split):
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  # batch_size=-1 would be one tensor, but it crashes under tfds' mock_data.
+  images, labels = [], []
+  for ex in tfds.as_numpy(builder.as_dataset(split=split, batch_size=1024)):
+    images.append(ex['image'])
+    if 'label' in ex:
+      labels.append(ex['label'])
+  x = np.concatenate(images).astype(np.uint8)
+  y = np.concatenate(labels).astype(np.int64) if labels else None
+  return x, y
+
+
+def _validate(ds):
+  for split, x in (('train', ds.x_train), ('test', ds.x_test)):
+    if len(x) == 0:
+      raise DataError(f'dataset {ds.name!r} has an empty {split} split')
+    if ds.levels and x.max() >= ds.levels:
+      raise DataError(f'dataset {ds.name!r} {split} has value {x.max()} but '
+                      f'levels={ds.levels}; set --config.data.levels')
+  if ds.x_train.shape[1:] != ds.x_test.shape[1:]:
+    raise DataError(f'train/test shapes differ: {ds.x_train.shape[1:]} vs '
+                    f'{ds.x_test.shape[1:]}')
+
+
+# ----------------------------------------------------------------------------
+# 2-D toy densities (float32 [N, 2], roughly inside [-4, 4]^2).
+
+
+def make_toy(name, num_train, num_test, seed):
+  """Samples a toy density with a fixed seed; train and test are disjoint draws."""
+  rng = np.random.default_rng(seed)
+  sampler = _TOYS[name]
+  x = sampler(rng, num_train + num_test).astype(np.float32)
+  return Dataset(name, x[:num_train], x[num_train:], levels=0)
+
+
+def _moons(rng, n):
+  n1 = n // 2
+  t1 = rng.uniform(0, math.pi, n1)
+  t2 = rng.uniform(0, math.pi, n - n1)
+  upper = np.stack([np.cos(t1), np.sin(t1)], 1)
+  lower = np.stack([1 - np.cos(t2), 0.5 - np.sin(t2)], 1)
+  x = np.concatenate([upper, lower]) + 0.05 * rng.standard_normal((n, 2))
+  return rng.permutation((x - [0.5, 0.25]) * 2.0)
+
+
+def _circles(rng, n):
+  n1 = n // 2
+  radius = np.concatenate([np.full(n1, 1.0), np.full(n - n1, 0.5)])
+  t = rng.uniform(0, 2 * math.pi, n)
+  x = radius[:, None] * np.stack([np.cos(t), np.sin(t)], 1)
+  return rng.permutation(3.0 * (x + 0.05 * rng.standard_normal((n, 2))))
+
+
+def _eight_gaussians(rng, n):
+  angles = 2 * math.pi * np.arange(8) / 8
+  centers = 2.0 * np.stack([np.cos(angles), np.sin(angles)], 1)
+  return (centers[rng.integers(0, 8, n)]
+          + 0.2 * rng.standard_normal((n, 2))) * 1.5
+
+
+def _checkerboard(rng, n):
+  x1 = rng.uniform(-2, 2, n)
+  x2 = rng.uniform(0, 1, n) + rng.integers(0, 2, n) * 2.0 - 2.0
+  x2 = x2 + np.floor(x1) % 2
+  return 2.0 * np.stack([x1, x2], 1)
+
+
+def _spirals(rng, n):
+  n1 = n // 2
+  t = np.sqrt(rng.uniform(0, 1, n)) * 3 * math.pi
+  sign = np.where(np.arange(n) < n1, 1.0, -1.0)
+  x = sign[:, None] * np.stack([-t * np.cos(t), t * np.sin(t)], 1) / 3.0
+  return rng.permutation(x + 0.1 * rng.standard_normal((n, 2)))
+
+
+_TOYS = {'moons': _moons, 'circles': _circles, '8gaussians': _eight_gaussians,
+         'checkerboard': _checkerboard, 'spirals': _spirals}

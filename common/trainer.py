@@ -1,0 +1,319 @@
+"""THE training loop: `fit(config, workdir, objective)`.
+
+Every trainable family hands an objective to `fit` and gets its final test
+metrics back. An objective has pure functions
+
+  init(rng, batch)                    -> variables {'params': ..., other collections}
+  loss(variables, batch, rng, train)  -> (scalar loss, metrics dict, new mutables)
+  evaluate(variables, batch, rng)     -> dict of per-example metrics, each [B]
+  sample_images(variables, rng)       -> dict tag -> uint8 [H, W, 3] (optional)
+
+and `fit` owns the rest, once: data order, optimizer (optax, from
+`config.optim`), jit with NamedSharding over the ('data',) mesh and state
+donation, per-step RNG by `fold_in`, cadences, the NaN guard, checkpoints with
+exact resume, metrics and the final evaluation on the test split.
+"""
+import json
+import os
+import time
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from common import checkpoint as checkpoint_lib
+from common import data as data_lib
+from common import metrics as metrics_lib
+from common import sharding
+from common.errors import ConfigError, NonFiniteLossError
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array            # int32: number of updates applied so far.
+  params: Any
+  opt_state: Any
+  mutables: Any              # Non-param collections, e.g. batch_stats.
+  ema_params: Any            # {} when EMA is off.
+  rng: jax.Array             # uint32 key data of the training stream.
+  first_bad_step: jax.Array  # int32: first non-finite update, -1 if none.
+
+
+# ----------------------------------------------------------------------------
+# Optimizer and schedule, from config.optim.
+
+
+def num_train_steps(config, num_examples):
+  """Converts `total_epochs` (if > 0) or `total_steps` to a step count."""
+  if config.total_epochs > 0:
+    return int(np.ceil(config.total_epochs * (num_examples // config.batch_size)))
+  if config.total_steps <= 0:
+    raise ConfigError('set total_steps or total_epochs to a positive value')
+  return int(config.total_steps)
+
+
+def make_schedule(cfg, total_steps):
+  """Linear warm-up, then 'constant', 'cosine', 'step' or 'exponential' decay."""
+  lr, warmup = cfg.learning_rate, cfg.warmup_steps
+  if cfg.schedule == 'constant':
+    decay = optax.constant_schedule(lr)
+  elif cfg.schedule == 'cosine':
+    decay = optax.cosine_decay_schedule(
+        lr, max(total_steps - warmup, 1), alpha=cfg.min_lr_ratio)
+  elif cfg.schedule == 'step':
+    decay = optax.exponential_decay(lr, cfg.step_every, cfg.step_factor,
+                                    staircase=True)
+  elif cfg.schedule == 'exponential':
+    decay = optax.exponential_decay(lr, 1, cfg.decay_rate)
+  else:
+    raise ConfigError(f'unknown optim.schedule {cfg.schedule!r}; use constant, '
+                      'cosine, step or exponential')
+  if warmup <= 0:
+    return decay
+  return optax.join_schedules(
+      [optax.linear_schedule(0.0, lr, warmup), decay], [warmup])
+
+
+def make_optimizer(cfg, total_steps):
+  schedule = make_schedule(cfg, total_steps)
+  parts = []
+  if cfg.grad_clip_norm > 0:
+    parts.append(optax.clip_by_global_norm(cfg.grad_clip_norm))
+  if cfg.name == 'adam':
+    parts.append(optax.scale_by_adam(cfg.b1, cfg.b2, cfg.eps))
+  elif cfg.name == 'sgd':
+    if cfg.momentum > 0:
+      parts.append(optax.trace(cfg.momentum))
+  else:
+    raise ConfigError(f'unknown optim.name {cfg.name!r}; use adam or sgd')
+  if cfg.weight_decay > 0:  # Decoupled (AdamW-style) weight decay.
+    parts.append(optax.add_decayed_weights(cfg.weight_decay))
+  parts.append(optax.scale_by_learning_rate(schedule))
+  return optax.chain(*parts), schedule
+
+
+# ----------------------------------------------------------------------------
+# Step functions.
+
+
+def make_train_step(objective, tx, schedule, ema_decay):
+  """One update. A non-finite loss or gradient freezes the state instead.
+
+  Freezing (rather than raising inside jit) keeps the device asynchronous:
+  the host checks `first_bad_step` at log and checkpoint time, so the last
+  saved checkpoint is always from before the first bad update.
+  """
+
+  def train_step(state, batch):
+    rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
+
+    def loss_fn(params):
+      loss, metrics, new_mutables = objective.loss(
+          {'params': params, **state.mutables}, batch, rng, train=True)
+      return loss, (metrics, new_mutables)
+
+    (loss, (metrics, new_mutables)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True)(state.params)
+    updates, new_opt_state = tx.update(grads, state.opt_state, state.params)
+    new_params = optax.apply_updates(state.params, updates)
+    new_ema = state.ema_params
+    if ema_decay > 0:
+      new_ema = jax.tree.map(lambda e, p: ema_decay * e + (1 - ema_decay) * p,
+                             state.ema_params, new_params)
+    # One scalar covers every gradient: the global norm is finite iff all are.
+    # (Per-leaf isfinite reductions multiply XLA compile time several-fold.)
+    grad_norm = optax.global_norm(grads)
+    finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+    ok = finite & (state.first_bad_step < 0)
+    keep = lambda new, old: jax.tree.map(
+        lambda n, o: jnp.where(ok, n, o), new, old)
+    new_state = state.replace(
+        step=state.step + 1,
+        params=keep(new_params, state.params),
+        opt_state=keep(new_opt_state, state.opt_state),
+        mutables=keep(new_mutables, state.mutables),
+        ema_params=keep(new_ema, state.ema_params),
+        first_bad_step=jnp.where((state.first_bad_step < 0) & ~finite,
+                                 state.step, state.first_bad_step))
+    metrics = dict(metrics, loss=loss, grad_norm=grad_norm,
+                   learning_rate=schedule(state.step))
+    return new_state, metrics
+
+  return train_step
+
+
+def eval_params(state):
+  return state.ema_params if jax.tree.leaves(state.ema_params) else state.params
+
+
+# ----------------------------------------------------------------------------
+# The loop.
+
+
+def fit(config, workdir, objective, dataset=None):
+  """Trains `objective` as `config` says, resuming from `workdir` if possible.
+
+  Returns the final evaluation metrics on the whole test split.
+  """
+  dataset = dataset if dataset is not None else data_lib.load(config.data)
+  mesh = sharding.make_mesh()
+  sharding.check_batch_size(config.batch_size)
+  sharding.check_batch_size(config.eval_batch_size, 'eval_batch_size')
+  total_steps = num_train_steps(config, len(dataset.x_train))
+  replicated = sharding.replicated(mesh)
+  batch_sharding = sharding.batch_sharded(mesh)
+  # Multi-device CPU collectives deadlock when many steps are queued without
+  # a sync (see docs/ARCHITECTURE.md); accelerators stay fully asynchronous.
+  sync_every_step = (jax.default_backend() == 'cpu' and jax.device_count() > 1)
+
+  # RNG streams, one per purpose.
+  init_key, train_key, eval_key, sample_key = jax.random.split(
+      jax.random.key(config.seed), 4)
+
+  # Model and optimizer state.
+  tx, schedule = make_optimizer(config.optim, total_steps)
+  example = _global_batch(dataset, config, 0, mesh)
+  variables = jax.jit(objective.init, out_shardings=replicated)(init_key, example)
+  params = variables['params']
+  mutables = {k: v for k, v in variables.items() if k != 'params'}
+  state = TrainState(
+      step=jnp.zeros((), jnp.int32), params=params,
+      opt_state=tx.init(params), mutables=mutables,
+      ema_params=params if config.optim.ema_decay > 0 else {},
+      rng=jax.random.key_data(train_key),
+      first_bad_step=jnp.full((), -1, jnp.int32))
+  state = jax.device_put(state, replicated)
+  metrics_lib.log('parameters: %d', sum(x.size for x in jax.tree.leaves(params)))
+
+  ckpt = checkpoint_lib.Checkpointer(os.path.join(workdir, 'checkpoints'),
+                                     config.keep_checkpoints)
+  if ckpt.latest_step() is not None:
+    state, meta = ckpt.restore(checkpoint_lib.abstract_like(state))
+    metrics_lib.log('resumed from step %d (%s)', int(state.step), meta)
+  start_step = int(state.step)
+
+  train_step = jax.jit(
+      make_train_step(objective, tx, schedule, config.optim.ema_decay),
+      in_shardings=(replicated, batch_sharding),
+      out_shardings=(replicated, replicated), donate_argnums=(0,))
+  eval_fn = jax.jit(lambda params, mut, batch, rng: objective.evaluate(
+      {'params': params, **mut}, batch, rng))
+  writer = metrics_lib.MetricWriter(workdir)
+  progress = metrics_lib.Progress(total_steps, config.batch_size, start_step)
+
+  def check_finite():
+    bad = int(state.first_bad_step)
+    if bad >= 0:
+      ckpt.wait()
+      raise NonFiniteLossError(
+          f'non-finite loss or gradient at step {bad + 1}; stopped. The last '
+          f'good checkpoint (step {ckpt.latest_step()}) is kept in '
+          f'{ckpt.directory}')
+
+  def save(step):
+    check_finite()
+    meta = {'step': step, 'time': time.time(), **data_lib.data_position(
+        len(dataset.x_train), config.batch_size, step)}
+    ckpt.save(step, state, meta)
+
+  def images(step):
+    if hasattr(objective, 'sample_images'):
+      var = {'params': eval_params(state), **state.mutables}
+      for tag, image in objective.sample_images(var, sample_key).items():
+        writer.write_image(step, tag, image)
+
+  pending = []
+  for step in range(start_step, total_steps):
+    batch = _global_batch(dataset, config, step, mesh)
+    state, step_metrics = train_step(state, batch)
+    pending.append(step_metrics)
+    if sync_every_step:
+      jax.block_until_ready(step_metrics['loss'])
+    done = step + 1
+    if done % config.log_every_steps == 0 or done == total_steps:
+      check_finite()
+      fetched = jax.device_get(pending)
+      pending = []
+      scalars = {f'train/{k}': float(np.mean([m[k] for m in fetched]))
+                 for k in fetched[0]}
+      rates = progress.update(done)
+      scalars['train/examples_per_sec'] = rates['examples_per_sec']
+      writer.write_scalars(done, scalars)
+      metrics_lib.log(metrics_lib.format_progress(done, total_steps, rates, {
+          k: v for k, v in scalars.items() if 'per_sec' not in k}))
+    if config.eval_every_steps and done % config.eval_every_steps == 0:
+      check_finite()
+      writer.write_scalars(done, evaluate(
+          state, dataset, config, mesh, eval_fn, eval_key,
+          config.eval_examples))
+    if config.sample_every_steps and done % config.sample_every_steps == 0:
+      images(done)
+    if done % config.ckpt_every_steps == 0 or done == total_steps:
+      save(done)
+
+  # Final evaluation on the whole test split.
+  check_finite()
+  final = evaluate(state, dataset, config, mesh, eval_fn, eval_key, 0)
+  writer.write_scalars(total_steps, final)
+  images(total_steps)
+  ckpt.close()
+  writer.close()
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'final_metrics.json'), 'w') as f:
+      json.dump({'step': total_steps, **final}, f, indent=1)
+  metrics_lib.log('final: %s', ' '.join(f'{k}={v:.5g}' for k, v in final.items()))
+  return final
+
+
+def _global_batch(dataset, config, step, mesh):
+  idx = data_lib.train_indices(len(dataset.x_train), config.batch_size, step,
+                               config.seed)
+  x = dataset.x_train[idx]
+  if config.data.hflip:
+    x = data_lib.random_hflip(x, step, config.seed)
+  batch = {'x': x}
+  if dataset.y_train is not None:
+    batch['y'] = dataset.y_train[idx]
+  return sharding.put_batch(_local(batch), mesh)
+
+
+def _local(batch):
+  return jax.tree.map(lambda a: data_lib.process_slice(
+      a, jax.process_index(), jax.process_count()), batch)
+
+
+def evaluate(state, dataset, config, mesh, eval_fn, eval_key, max_examples):
+  """Mean per-example metrics over the test split (all of it if max == 0).
+
+  The last batch is padded to the full batch size and the padding masked out,
+  so every test example counts exactly once whatever the batch size.
+  """
+  x, y = dataset.x_test, dataset.y_test
+  n = len(x) if max_examples <= 0 else min(max_examples, len(x))
+  bs = config.eval_batch_size
+  params = eval_params(state)
+  sums, count = {}, 0
+  for i, start in enumerate(range(0, n, bs)):
+    idx = np.arange(start, min(start + bs, n))
+    valid = len(idx)
+    idx = np.concatenate([idx, np.full(bs - valid, idx[-1])])
+    batch = {'x': x[idx]}
+    if y is not None:
+      batch['y'] = y[idx]
+    batch = sharding.put_batch(_local(batch), mesh)
+    out = eval_fn(params, state.mutables, batch, jax.random.fold_in(eval_key, i))
+    out = _gather(out)
+    for k, v in out.items():
+      sums[k] = sums.get(k, 0.0) + float(np.sum(np.asarray(v)[:valid]))
+    count += valid
+  return {f'eval/test/{k}': v / count for k, v in sums.items()}
+
+
+def _gather(tree):
+  if jax.process_count() == 1:
+    return jax.device_get(tree)
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  return multihost_utils.process_allgather(tree, tiled=True)

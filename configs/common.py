@@ -1,0 +1,116 @@
+"""Shared config pieces: the argument parser for `file.py:args` and defaults.
+
+Conventions (docs/ARCHITECTURE.md): no None defaults (they cannot be
+overridden from the command line), durations in steps or epochs, every
+config has a `smoke` variant.
+"""
+import itertools
+
+import ml_collections
+
+
+def parse_arg(arg, **spec):
+  """Parses 'smoke' or 'k=v,flag,...' into a ConfigDict typed by `spec`.
+
+  Bare words set boolean fields to True, e.g. 'smoke,data=mnist'.
+  """
+  out = ml_collections.ConfigDict(spec)
+  for item in filter(None, (arg or '').split(',')):
+    key, _, value = item.partition('=')
+    if key not in spec:
+      raise ValueError(f'unknown config argument {key!r}; '
+                       f'known: {sorted(spec)}')
+    default = spec[key]
+    if not _:
+      if not isinstance(default, bool):
+        raise ValueError(f'config argument {key!r} needs a value')
+      out[key] = True
+    elif isinstance(default, bool):
+      out[key] = value.lower() in ('1', 'true', 'yes')
+    else:
+      out[key] = type(default)(value)
+  return out
+
+
+def base_config():
+  """Trainer, data and optimizer defaults every training config starts from."""
+  c = ml_collections.ConfigDict()
+  c.entry = 'flows.train'
+  c.seed = 0
+  c.batch_size = 64
+  c.eval_batch_size = 256
+  c.eval_examples = 0        # Examples for periodic evals; 0 = whole test split.
+  c.total_steps = 1000
+  c.total_epochs = 0.0       # When > 0, overrides total_steps.
+  c.log_every_steps = 100
+  c.eval_every_steps = 0     # 0 = only the final evaluation.
+  c.sample_every_steps = 0   # 0 = only at the end.
+  c.ckpt_every_steps = 1000
+  c.keep_checkpoints = 3
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = 'digits'
+  c.data.data_dir = ''       # tfds data_dir; '' = $TFDS_DATA_DIR or default.
+  c.data.npz_path = ''       # Local .npz with x_train, x_test (uint8).
+  c.data.levels = 0          # Discrete values per dim; 0 = the dataset's own.
+  c.data.hflip = False       # Random horizontal flips of training images.
+  c.data.num_train = 10000   # Toy densities only.
+  c.data.num_test = 2000
+  c.data.seed = 0
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.name = 'adam'
+  c.optim.learning_rate = 1e-3
+  c.optim.b1 = 0.9
+  c.optim.b2 = 0.999
+  c.optim.eps = 1e-8
+  c.optim.momentum = 0.9      # sgd only.
+  c.optim.weight_decay = 0.0  # Decoupled, on every parameter.
+  c.optim.grad_clip_norm = 0.0
+  c.optim.warmup_steps = 0
+  c.optim.schedule = 'constant'  # constant | cosine | step | exponential
+  c.optim.min_lr_ratio = 0.0     # cosine: final lr / peak lr.
+  c.optim.step_every = 1000      # step: decay interval in steps.
+  c.optim.step_factor = 0.5      # step: multiplier per interval.
+  c.optim.decay_rate = 1.0       # exponential: multiplier per step.
+  c.optim.ema_decay = 0.0        # > 0 keeps an EMA of the parameters for eval.
+  return c
+
+
+def realnvp_model(**overrides):
+  """Model block of the multi-scale image Real NVP (flows/realnvp.py)."""
+  m = ml_collections.ConfigDict()
+  m.name = 'realnvp'
+  m.num_scales = 3
+  m.features = 64
+  m.num_blocks = 8
+  m.net_norm = 'batch'       # Inside s/t: batch | instance | none.
+  m.flow_batch_norm = True   # Batch norm on the flow path (paper Sec. 3.7).
+  m.bn_momentum = 0.99
+  m.alpha = 0.05             # Logit-transform margin.
+  m.scale_l2 = 5e-5          # L2 on the weight-norm gains.
+  m.num_samples = 64
+  m.temperature = 1.0
+  m.update(overrides)
+  return m
+
+
+def smoke_trainer(c, steps=4):
+  """Shrinks the trainer cadences so a run takes seconds on a CPU."""
+  c.total_steps = steps
+  c.total_epochs = 0.0
+  c.batch_size = 8
+  c.eval_batch_size = 8
+  c.eval_examples = 16
+  c.log_every_steps = 1
+  c.eval_every_steps = 2
+  c.sample_every_steps = steps
+  c.ckpt_every_steps = 2
+  c.keep_checkpoints = 10
+  return c
+
+
+def product(**axes):
+  """Sweep points: the Cartesian product of {'config.key': [values]}."""
+  keys = list(axes)
+  return [dict(zip(keys, values)) for values in itertools.product(*axes.values())]

@@ -1,0 +1,38 @@
+"""Real NVP on MNIST (8-bit, 60k train / 10k test).
+
+Command:   python launch.py --config=configs/realnvp_mnist.py --workdir=runs/mnist
+           (offline: add --config.data.npz_path=PATH/mnist.npz)
+Hardware:  MEASURED_HW
+Wall time: MEASURED_WALL
+Result:    MEASURED_RESULT
+Anchors:   1.67 bits/dim (B. Keng's PyTorch Real NVP), Glow 1.05.
+Smoke:     --config=configs/realnvp_mnist.py:smoke
+
+Architecture after B. Keng's MNIST model: 3 scales (28 -> 14 -> 7), residual
+s/t networks with 2 blocks of 64 features, batch 64, Adam 1e-3.
+"""
+from configs import common
+
+
+def get_config(arg=None):
+  a = common.parse_arg(arg, smoke=False)
+  c = common.base_config()
+  c.entry = 'flows.train'
+  c.data.name = 'mnist'
+  c.model = common.realnvp_model(num_scales=3, features=64, num_blocks=2)
+  c.batch_size = 64
+  c.eval_batch_size = 500
+  c.total_epochs = 10.0
+  c.log_every_steps = 100
+  c.eval_every_steps = 2000
+  c.eval_examples = 2000
+  c.sample_every_steps = 2000
+  c.ckpt_every_steps = 1000
+  c.optim.learning_rate = 1e-3
+  c.optim.warmup_steps = 200
+  c.optim.schedule = 'cosine'
+  if a.smoke:
+    common.smoke_trainer(c)
+    c.model = common.realnvp_model(num_scales=2, features=8, num_blocks=1,
+                                   num_samples=4)
+  return c

@@ -1,0 +1,1 @@
+"""Normalizing flows: bijectors, Real NVP, and their training objective."""

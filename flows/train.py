@@ -1,0 +1,40 @@
+"""Entry for flow configs (`config.entry = 'flows.train'`): builds, then `fit`s."""
+from common import data as data_lib
+from common import trainer
+from common.errors import ConfigError
+from flows import objective as objective_lib
+from flows import realnvp
+
+
+def build_objective(model_cfg, dataset):
+  """The model and objective that `model_cfg.name` names, shaped for `dataset`."""
+  if model_cfg.name == 'realnvp':
+    if dataset.levels == 0:
+      raise ConfigError('model realnvp needs integer images; use realnvp_2d '
+                        f'for the continuous dataset {dataset.name!r}')
+    model = realnvp.RealNVP(
+        data_shape=dataset.example_shape, num_scales=model_cfg.num_scales,
+        features=model_cfg.features, num_blocks=model_cfg.num_blocks,
+        net_norm=model_cfg.net_norm, flow_batch_norm=model_cfg.flow_batch_norm,
+        bn_momentum=model_cfg.bn_momentum)
+    return objective_lib.ImageFlowObjective(
+        model, dataset.levels, alpha=model_cfg.alpha,
+        scale_l2=model_cfg.scale_l2, num_samples=model_cfg.num_samples,
+        temperature=model_cfg.temperature)
+  if model_cfg.name == 'realnvp_2d':
+    if dataset.levels != 0 or dataset.example_shape != (2,):
+      raise ConfigError('model realnvp_2d needs a 2-D toy dataset')
+    model = realnvp.RealNVP2D(
+        data_shape=(2,), num_couplings=model_cfg.num_couplings,
+        hidden=model_cfg.hidden, num_layers=model_cfg.num_layers,
+        flow_batch_norm=model_cfg.flow_batch_norm,
+        bn_momentum=model_cfg.bn_momentum)
+    return objective_lib.PointFlowObjective(model, model_cfg.num_samples)
+  raise ConfigError(f'unknown flow model {model_cfg.name!r}; use realnvp or '
+                    'realnvp_2d')
+
+
+def main(config, workdir):
+  dataset = data_lib.load(config.data)
+  objective = build_objective(config.model, dataset)
+  return trainer.fit(config, workdir, objective, dataset)
