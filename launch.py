@@ -127,6 +127,8 @@ def _explain_flag_error(argv, error):
 
 def main(argv):
   """Parses `argv` and runs; returns the process exit code."""
+  # ml_collections finds --config.key overrides in sys.argv, not in argv.
+  sys.argv = list(argv)
   try:
     flags.FLAGS(argv)
   except Exception as e:  # pylint: disable=broad-except

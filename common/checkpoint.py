@@ -37,13 +37,17 @@ class Checkpointer:
         state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)))
 
   def restore(self, abstract_state, step=None):
-    """Restores (state, meta) from `step` (default: latest) into the target."""
+    """Restores (state, meta) from `step` (default: latest) into the target.
+
+    With `abstract_state=None` the arrays come back as saved (numpy), which
+    is for inspecting and comparing checkpoints, not for resuming.
+    """
     step = self.latest_step() if step is None else step
     if step is None:
       raise CheckpointError(f'no checkpoint in {self.directory}')
     try:
       restored = self._manager.restore(step, args=ocp.args.Composite(
-          state=ocp.args.StandardRestore(abstract_state),
+          state=ocp.args.StandardRestore(abstract_state),  # None: as saved.
           meta=ocp.args.JsonRestore()))
     except Exception as e:  # pylint: disable=broad-except
       raise CheckpointError(

@@ -125,7 +125,7 @@ def make_train_step(objective, tx, schedule, ema_decay):
                              state.ema_params, new_params)
     # One scalar covers every gradient: the global norm is finite iff all are.
     # (Per-leaf isfinite reductions multiply XLA compile time several-fold.)
-    grad_norm = optax.global_norm(grads)
+    grad_norm = optax.tree.norm(grads)
     finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
     ok = finite & (state.first_bad_step < 0)
     keep = lambda new, old: jax.tree.map(
