@@ -8,7 +8,8 @@ position of a run is its step, and resuming from a checkpoint is exact.
 
 Sources, in order of preference for the image datasets:
   * `npz`: a local file with arrays `x_train`, `x_test` and optional
-    `y_train`, `y_test` (uint8, [N, H, W] or [N, H, W, C]).
+    `y_train`, `y_test` (uint8, [N, H, W] or [N, H, W, C]); several files
+    separated by commas are merged (e.g. one holding x_train, one x_test).
   * tensorflow-datasets (`mnist`, `binarized_mnist`, `cifar10`), reading a
     prepared copy from `data_dir` / `$TFDS_DATA_DIR` or downloading it.
   * `digits`: scikit-learn's bundled 8x8 digits, the offline default.
@@ -117,25 +118,39 @@ def _load_digits():
                  labels[:1500], labels[1500:])
 
 
-def _load_npz(path, levels):
-  if not path:
+def _load_npz(paths, levels):
+  """Reads x_train/x_test (and optional y_*) from one file or several.
+
+  `paths` may list several files separated by commas, whose arrays are merged
+  (e.g. a train file and a test file); an array found twice is an error.
+  """
+  if not paths:
     raise DataError('data.name=npz needs --config.data.npz_path=FILE.npz')
-  if not os.path.exists(path):
-    raise DataError(f'npz file not found: {path}')
-  try:
-    with np.load(path, allow_pickle=False) as f:
-      arrays = {k: f[k] for k in f.files}
-  except Exception as e:  # pylint: disable=broad-except
-    raise DataError(f'cannot read npz file {path}: {e}') from e
+  arrays = {}
+  for path in paths.split(','):
+    for key, value in _read_npz(path).items():
+      if key in arrays:
+        raise DataError(f'array {key!r} appears in more than one of {paths}')
+      arrays[key] = value
   for key in ('x_train', 'x_test'):
     if key not in arrays:
-      raise DataError(f'{path} has no array {key!r} (found {sorted(arrays)}); '
+      raise DataError(f'{paths} has no array {key!r} (found {sorted(arrays)}); '
                       'expected x_train, x_test and optional y_train, y_test')
-  x_train, x_test = (_as_nhwc(arrays[k], path, k) for k in ('x_train', 'x_test'))
+  x_train, x_test = (_as_nhwc(arrays[k], paths, k) for k in ('x_train', 'x_test'))
   if not levels:
     levels = 2 if max(x_train.max(), x_test.max()) <= 1 else 256
   return Dataset('npz', x_train, x_test, levels,
                  arrays.get('y_train'), arrays.get('y_test'))
+
+
+def _read_npz(path):
+  if not os.path.exists(path):
+    raise DataError(f'npz file not found: {path}')
+  try:
+    with np.load(path, allow_pickle=False) as f:
+      return {k: f[k] for k in f.files}
+  except Exception as e:  # pylint: disable=broad-except
+    raise DataError(f'cannot read npz file {path}: {e}') from e
 
 
 def _as_nhwc(x, path, key):

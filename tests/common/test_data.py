@@ -60,6 +60,17 @@ def test_bad_npz_files_are_rejected(tmp_path, arrays, match):
     data.load(_cfg(name='npz', npz_path=str(path)))
 
 
+def test_npz_split_over_two_files(tmp_path):
+  train, test = tmp_path / 'train.npz', tmp_path / 'test.npz'
+  np.savez(train, x_train=np.ones((6, 4, 4, 3), np.uint8), y_train=np.arange(6))
+  np.savez(test, x_test=np.zeros((2, 4, 4, 3), np.uint8))
+  ds = data.load(_cfg(name='cifar10', npz_path=f'{train},{test}'))
+  assert ds.x_train.shape == (6, 4, 4, 3) and ds.x_test.shape == (2, 4, 4, 3)
+  np.testing.assert_array_equal(ds.y_train, np.arange(6))
+  with pytest.raises(DataError, match='more than one'):
+    data.load(_cfg(name='cifar10', npz_path=f'{train},{train}'))
+
+
 def test_missing_npz_and_unknown_dataset():
   with pytest.raises(DataError, match='not found'):
     data.load(_cfg(name='npz', npz_path='does/not/exist.npz'))
