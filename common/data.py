@@ -122,15 +122,15 @@ def _load_npz(paths, levels):
   """Reads x_train/x_test (and optional y_*) from one file or several.
 
   `paths` may list several files separated by commas, whose arrays are merged
-  (e.g. a train file and a test file); an array found twice is an error.
+  (e.g. a train file and a test file); an array found twice must be equal.
   """
   if not paths:
     raise DataError('data.name=npz needs --config.data.npz_path=FILE.npz')
   arrays = {}
   for path in paths.split(','):
     for key, value in _read_npz(path).items():
-      if key in arrays:
-        raise DataError(f'array {key!r} appears in more than one of {paths}')
+      if key in arrays and not np.array_equal(arrays[key], value):
+        raise DataError(f'array {key!r} differs between the files {paths}')
       arrays[key] = value
   for key in ('x_train', 'x_test'):
     if key not in arrays:

@@ -182,7 +182,9 @@ def fit(config, workdir, objective, dataset=None):
   state = TrainState(
       step=jnp.zeros((), jnp.int32), params=params,
       opt_state=tx.init(params), mutables=mutables,
-      ema_params=params if config.optim.ema_decay > 0 else {},
+      # A copy: the state is donated, and aliased buffers cannot be donated.
+      ema_params=(jax.tree.map(jnp.copy, params)
+                  if config.optim.ema_decay > 0 else {}),
       rng=jax.random.key_data(train_key),
       first_bad_step=jnp.full((), -1, jnp.int32))
   state = jax.device_put(state, replicated)

@@ -3,8 +3,10 @@
 Command:   python launch.py --config=configs/realnvp_2d.py:data=moons --workdir=runs/moons
            (data = moons | circles | 8gaussians | checkerboard | spirals)
 Hardware:  2-core CPU.
-Wall time: MEASURED_WALL
-Result:    MEASURED_RESULT
+Wall time: 2 minutes for moons (5000 steps of batch 512, run beside two other
+           training jobs).
+Result:    moons: 1.775 nats test NLL (5000 held-out points); the density
+           and samples show both arcs.
 Outputs:   images/density_<step>.png (learnt density on [-4, 4]^2) and
            images/samples_<step>.png (histogram of 5000 samples).
 Smoke:     --config=configs/realnvp_2d.py:smoke

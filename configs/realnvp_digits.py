@@ -2,9 +2,10 @@
 
 Command:   python launch.py --config=configs/realnvp_digits.py --workdir=runs/digits
 Hardware:  2-core CPU (no accelerator).
-Wall time: MEASURED_WALL
-Result:    MEASURED_RESULT
-           (uniform over 17 levels: log2(17) = 4.09 bits/dim).
+Wall time: about 2 minutes (2000 steps of batch 64, ~20 steps/s after a
+           ~20 s compile).
+Result:    2.078 bits/dim on the 297 test digits (final, whole test split),
+           1.87 train; uniform over 17 levels would be log2(17) = 4.09.
 Smoke:     --config=configs/realnvp_digits.py:smoke (a few seconds).
 
 Multi-scale Real NVP (arXiv:1605.08803) on 1500 train / 297 test digits with

@@ -67,8 +67,11 @@ def test_npz_split_over_two_files(tmp_path):
   ds = data.load(_cfg(name='cifar10', npz_path=f'{train},{test}'))
   assert ds.x_train.shape == (6, 4, 4, 3) and ds.x_test.shape == (2, 4, 4, 3)
   np.testing.assert_array_equal(ds.y_train, np.arange(6))
-  with pytest.raises(DataError, match='more than one'):
-    data.load(_cfg(name='cifar10', npz_path=f'{train},{train}'))
+  data.load(_cfg(name='cifar10', npz_path=f'{train},{train},{test}'))  # Equal.
+  other = tmp_path / 'other.npz'
+  np.savez(other, x_test=np.ones((2, 4, 4, 3), np.uint8))
+  with pytest.raises(DataError, match="'x_test' differs"):
+    data.load(_cfg(name='cifar10', npz_path=f'{train},{test},{other}'))
 
 
 def test_missing_npz_and_unknown_dataset():

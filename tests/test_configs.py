@@ -1,0 +1,44 @@
+"""Every config honours the contract in docs/ARCHITECTURE.md."""
+import glob
+import importlib
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = sorted(os.path.basename(p)[:-3]
+                 for p in glob.glob(os.path.join(ROOT, 'configs', '*.py'))
+                 if not p.endswith(('__init__.py', 'common.py')))
+
+
+def _walk(config, prefix=''):
+  for key, value in config.items():
+    if hasattr(value, 'items'):
+      yield from _walk(value, f'{prefix}{key}.')
+    else:
+      yield f'{prefix}{key}', value
+
+
+def test_there_are_configs():
+  assert 'realnvp_digits' in CONFIGS and len(CONFIGS) >= 4
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_contract(name):
+  module = importlib.import_module(f'configs.{name}')
+  doc = module.__doc__ or ''
+  for field in ('Command:', 'Hardware:', 'Wall time:', 'Result:', 'Smoke:'):
+    assert field in doc, f'{name} docstring lacks {field!r}'
+  assert 'MEASURED' not in doc, f'{name} docstring has an unfilled placeholder'
+  for arg in (None, 'smoke'):
+    config = module.get_config(arg)
+    for key, value in _walk(config):
+      assert value is not None, f'{name}:{arg} has None at {key}'
+    assert config.entry and config.seed is not None
+  smoke = module.get_config('smoke')
+  assert smoke.total_steps <= 10 and smoke.total_epochs == 0
+  with pytest.raises(ValueError, match='unknown config argument'):
+    module.get_config('no_such_argument=1')
+  if hasattr(module, 'get_sweep'):
+    points = module.get_sweep(None)
+    assert points and all(isinstance(p, dict) for p in points)
