@@ -156,12 +156,16 @@ class AffineCoupling(nn.Module):
     s_raw, t = jnp.split(st, 2, axis=-1)
     return self.rescale * jnp.tanh(s_raw), t
 
+  def _checkerboard_scale_shift(self, x, train):
+    """s, t from the conditioning pixels; zero on the conditioning pixels."""
+    b = checkerboard(x.shape[1], x.shape[2], self.parity)
+    inp = jnp.concatenate([x * b, jnp.broadcast_to(b, x.shape[:-1] + (1,))], -1)
+    s, t = self._scale_shift(inp, train)
+    return s * (1 - b), t * (1 - b)
+
   def forward_and_log_det(self, x, train=False):
     if self.mask == 'checkerboard':
-      b = checkerboard(x.shape[1], x.shape[2], self.parity)
-      inp = jnp.concatenate([x * b, jnp.broadcast_to(b, x.shape[:-1] + (1,))], -1)
-      s, t = self._scale_shift(inp, train)
-      s, t = s * (1 - b), t * (1 - b)
+      s, t = self._checkerboard_scale_shift(x, train)
       return x * jnp.exp(s) + t, _sum_per_example(s)
     cond, trans = self._split(x)
     s, t = self._scale_shift(cond, train)
@@ -169,10 +173,7 @@ class AffineCoupling(nn.Module):
 
   def inverse_and_log_det(self, y):
     if self.mask == 'checkerboard':
-      b = checkerboard(y.shape[1], y.shape[2], self.parity)
-      inp = jnp.concatenate([y * b, jnp.broadcast_to(b, y.shape[:-1] + (1,))], -1)
-      s, t = self._scale_shift(inp, False)
-      s, t = s * (1 - b), t * (1 - b)
+      s, t = self._checkerboard_scale_shift(y, False)
       return (y - t) * jnp.exp(-s), -_sum_per_example(s)
     cond, trans = self._split(y)
     s, t = self._scale_shift(cond, False)
