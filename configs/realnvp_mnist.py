@@ -2,9 +2,12 @@
 
 Command:   python launch.py --config=configs/realnvp_mnist.py --workdir=runs/mnist
            (offline: add --config.data.npz_path=PATH/mnist.npz)
-Hardware:  MEASURED_HW
-Wall time: MEASURED_WALL
-Result:    MEASURED_RESULT
+Hardware:  2-core CPU (shared with another training job).
+Wall time: 51 min for a budget run: 1200 steps (1.28 epochs) with 32 features
+           instead of 64 (--config.model.features=32 --config.total_epochs=0
+           --config.total_steps=1200); the full config (10 epochs, 64 features)
+           was not run.
+Result:    1.579 bits/dim on the 10k test images (budget run above).
 Anchors:   1.67 bits/dim (B. Keng's PyTorch Real NVP), Glow 1.05.
 Smoke:     --config=configs/realnvp_mnist.py:smoke
 
