@@ -16,7 +16,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # pylint: disable=g-import-not-at-top
-import jax.numpy as jnp
 import numpy as np
 from absl import app
 from absl import flags
@@ -45,13 +44,9 @@ def main(_):
   mesh = sharding.make_mesh()
   batch = sharding.put_batch({'x': x[:config.batch_size]}, mesh)
   tx, schedule = trainer.make_optimizer(config.optim, 1000)
-  variables = jax.jit(objective.init)(jax.random.key(0), batch)
-  params = variables['params']
-  state = trainer.TrainState(
-      step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
-      mutables={k: v for k, v in variables.items() if k != 'params'},
-      ema_params={}, rng=jax.random.key_data(jax.random.key(1)),
-      first_bad_step=jnp.full((), -1, jnp.int32))
+  state = trainer.create_state(objective, tx, jax.random.key(0),
+                               jax.random.key(1), batch, 0.0)
+  params = state.params
   step = jax.jit(trainer.make_train_step(objective, tx, schedule, 0.0),
                  donate_argnums=(0,))
   start = time.time()

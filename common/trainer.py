@@ -145,6 +145,20 @@ def make_train_step(objective, tx, schedule, ema_decay):
   return train_step
 
 
+def create_state(objective, tx, init_key, train_key, example, ema_decay,
+                 sharding=None):
+  """A fresh TrainState: objective.init on `example`, optimizer state, EMA."""
+  variables = jax.jit(objective.init, out_shardings=sharding)(init_key, example)
+  params = variables['params']
+  return TrainState(
+      step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
+      mutables={k: v for k, v in variables.items() if k != 'params'},
+      # A copy: the state is donated, and aliased buffers cannot be donated.
+      ema_params=jax.tree.map(jnp.copy, params) if ema_decay > 0 else {},
+      rng=jax.random.key_data(train_key),
+      first_bad_step=jnp.full((), -1, jnp.int32))
+
+
 def eval_params(state):
   return state.ema_params if jax.tree.leaves(state.ema_params) else state.params
 
@@ -176,19 +190,11 @@ def fit(config, workdir, objective, dataset=None):
   # Model and optimizer state.
   tx, schedule = make_optimizer(config.optim, total_steps)
   example = _global_batch(dataset, config, 0, mesh)
-  variables = jax.jit(objective.init, out_shardings=replicated)(init_key, example)
-  params = variables['params']
-  mutables = {k: v for k, v in variables.items() if k != 'params'}
-  state = TrainState(
-      step=jnp.zeros((), jnp.int32), params=params,
-      opt_state=tx.init(params), mutables=mutables,
-      # A copy: the state is donated, and aliased buffers cannot be donated.
-      ema_params=(jax.tree.map(jnp.copy, params)
-                  if config.optim.ema_decay > 0 else {}),
-      rng=jax.random.key_data(train_key),
-      first_bad_step=jnp.full((), -1, jnp.int32))
-  state = jax.device_put(state, replicated)
-  metrics_lib.log('parameters: %d', sum(x.size for x in jax.tree.leaves(params)))
+  state = jax.device_put(
+      create_state(objective, tx, init_key, train_key, example,
+                   config.optim.ema_decay, replicated), replicated)
+  metrics_lib.log('parameters: %d',
+                  sum(x.size for x in jax.tree.leaves(state.params)))
 
   ckpt = checkpoint_lib.Checkpointer(os.path.join(workdir, 'checkpoints'),
                                      config.keep_checkpoints)
