@@ -28,6 +28,14 @@ def weight_scale_l2(params):
   return sum(jnp.sum(jnp.square(v)) for k, v in flat.items() if k[-1] == 'scale')
 
 
+def flow_log_prob(model, variables, x, train):
+  """(log p(x) [B], updated batch statistics); statistics change only in training."""
+  if train:
+    return model.apply(variables, x, train=True, method=model.log_prob,
+                       mutable=['batch_stats'])
+  return model.apply(variables, x, method=model.log_prob), {}
+
+
 class ImageFlowObjective:
   """Dequantized NLL of a flow on integer images with `levels` values."""
 
@@ -50,13 +58,7 @@ class ImageFlowObjective:
 
   def _nll_nats(self, variables, x, rng, train):
     y, log_det_pre = self._to_model_space(x, rng)
-    if train:
-      log_py, new_mutables = self.model.apply(
-          variables, y, train=True, method=self.model.log_prob,
-          mutable=['batch_stats'])
-    else:
-      log_py, new_mutables = self.model.apply(
-          variables, y, train=False, method=self.model.log_prob), {}
+    log_py, new_mutables = flow_log_prob(self.model, variables, y, train)
     return -(log_py + log_det_pre), new_mutables
 
   def loss(self, variables, batch, rng, train):
@@ -103,13 +105,7 @@ class PointFlowObjective:
 
   def loss(self, variables, batch, rng, train):
     del rng
-    if train:
-      log_p, new_mutables = self.model.apply(
-          variables, batch['x'], train=True, method=self.model.log_prob,
-          mutable=['batch_stats'])
-    else:
-      log_p, new_mutables = self.model.apply(
-          variables, batch['x'], method=self.model.log_prob), {}
+    log_p, new_mutables = flow_log_prob(self.model, variables, batch['x'], train)
     nll = -jnp.mean(log_p)
     return nll, {'nll_nats': nll}, new_mutables
 
