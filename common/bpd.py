@@ -67,3 +67,14 @@ def quantize(v, levels):
 
 def _sum_per_example(a):
   return jnp.sum(a.reshape(a.shape[0], -1), axis=-1)
+
+
+def binarize(rng, x, levels):
+  """Binary data for Bernoulli models: x itself if levels == 2, else a fresh
+  draw x_bin ~ Bernoulli(x / (levels - 1)) ("dynamic binarization", as in the
+  IWAE experiments, arXiv:1509.00519 Sec. 5). Returns float32 in {0, 1}.
+  """
+  if levels == 2:
+    return x.astype(jnp.float32)
+  p = x.astype(jnp.float32) / (levels - 1)
+  return jax.random.bernoulli(rng, p).astype(jnp.float32)

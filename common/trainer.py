@@ -7,6 +7,8 @@ metrics back. An objective has pure functions
   loss(variables, batch, rng, train)  -> (scalar loss, metrics dict, new mutables)
   evaluate(variables, batch, rng)     -> dict of per-example metrics, each [B]
   sample_images(variables, rng)       -> dict tag -> uint8 [H, W, 3] (optional)
+  dataset_metrics(variables, dataset) -> dict of scalars over the whole test
+                                         split, e.g. active units (optional)
 
 and `fit` owns the rest, once: data order, optimizer (optax, from
 `config.optim`), jit with NamedSharding over the ('data',) mesh and state
@@ -68,9 +70,15 @@ def make_schedule(cfg, total_steps):
                                     staircase=True)
   elif cfg.schedule == 'exponential':
     decay = optax.exponential_decay(lr, 1, cfg.decay_rate)
+  elif cfg.schedule == 'iwae':
+    # Burda et al. 2016 Sec. 5: pass i lasts 3^i epochs (step_every steps
+    # each) at lr * 10^(-i/7), for i = 0..7.
+    ends = np.cumsum([cfg.step_every * 3**i for i in range(8)])
+    decay = optax.piecewise_constant_schedule(
+        lr, {int(b): 10**(-1 / 7) for b in ends[:-1]})
   else:
     raise ConfigError(f'unknown optim.schedule {cfg.schedule!r}; use constant, '
-                      'cosine, step or exponential')
+                      'cosine, step, exponential or iwae')
   if warmup <= 0:
     return decay
   return optax.join_schedules(
@@ -265,6 +273,11 @@ def fit(config, workdir, objective, dataset=None):
   # Final evaluation on the whole test split.
   check_finite()
   final = evaluate(state, dataset, config, mesh, eval_fn, eval_key, 0)
+  if hasattr(objective, 'dataset_metrics'):
+    # Statistics of the whole split that are not means of per-example values.
+    var = {'params': eval_params(state), **state.mutables}
+    final.update({f'eval/test/{k}': float(v) for k, v in
+                  objective.dataset_metrics(var, dataset).items()})
   writer.write_scalars(total_steps, final)
   images(total_steps)
   ckpt.close()
@@ -274,6 +287,26 @@ def fit(config, workdir, objective, dataset=None):
       json.dump({'step': total_steps, **final}, f, indent=1)
   metrics_lib.log('final: %s', ' '.join(f'{k}={v:.5g}' for k, v in final.items()))
   return final
+
+
+def restore_variables(config, workdir, objective, dataset):
+  """The evaluation variables of the trained run in `workdir`.
+
+  `config` and `objective` must be the ones the run was trained with (its
+  config.json rebuilds them); the checkpoint is restored into the state the
+  current code builds, so a mismatch is a clear CheckpointError.
+  """
+  tx, _ = make_optimizer(config.optim,
+                         num_train_steps(config, len(dataset.x_train)))
+  example = {'x': dataset.x_train[:config.batch_size]}
+  if dataset.y_train is not None:
+    example['y'] = dataset.y_train[:config.batch_size]
+  key = jax.random.key(config.seed)
+  fresh = create_state(objective, tx, key, key, example, config.optim.ema_decay)
+  ckpt = checkpoint_lib.Checkpointer(os.path.join(workdir, 'checkpoints'))
+  state, _ = ckpt.restore(checkpoint_lib.abstract_like(fresh))
+  ckpt.close()
+  return {'params': eval_params(state), **state.mutables}
 
 
 def _global_batch(dataset, config, step, mesh):

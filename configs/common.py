@@ -95,6 +95,50 @@ def realnvp_model(**overrides):
   return m
 
 
+def vae_model(**overrides):
+  """Model block of vae.model.VAE: the IWAE paper's 1-layer MNIST MLP."""
+  m = ml_collections.ConfigDict()
+  m.name = 'vae'
+  m.architecture = 'mlp'       # mlp | conv
+  m.latents = (50,)            # Stochastic layer sizes, bottom-up.
+  m.hidden = ((200, 200),)     # Deterministic widths per stochastic layer.
+  m.conv_features = (32, 64)   # conv only: channels of the stride-2 stages.
+  m.activation = 'tanh'
+  m.likelihood = 'bernoulli'   # bernoulli | logistic_mixture
+  m.num_mixtures = 5           # logistic_mixture components per sub-pixel.
+  m.posterior = 'gaussian'     # gaussian | iaf
+  m.iaf_steps = 0
+  m.iaf_hidden = (320, 320)
+  m.iaf_forget_bias = 2.0
+  m.objective = 'elbo'         # elbo | iwae
+  m.k = 1                      # Samples per example in the training bound.
+  m.eval_k = 5000              # Importance samples of the test NLL estimate.
+  m.eval_chunk = 250           # Samples per pass of that estimate (memory).
+  m.num_samples = 64
+  m.update(overrides)
+  return m
+
+
+def vae_layers(m, layers):
+  """The IWAE paper's 1- or 2-stochastic-layer MLP (arXiv:1509.00519 Sec. 5)."""
+  if layers == 1:
+    m.latents, m.hidden = (50,), ((200, 200),)
+  elif layers == 2:
+    m.latents, m.hidden = (100, 50), ((200, 200), (100, 100))
+  else:
+    raise ValueError(f'layers must be 1 or 2, got {layers}')
+  return m
+
+
+def iwae_optim(c, steps_per_epoch):
+  """The IWAE paper's Adam and schedule: 3^i epochs at 1e-3 * 10^(-i/7)."""
+  c.optim.learning_rate = 1e-3
+  c.optim.eps = 1e-4
+  c.optim.schedule = 'iwae'
+  c.optim.step_every = steps_per_epoch
+  return c
+
+
 def smoke_trainer(c, steps=4):
   """Shrinks the trainer cadences so a run takes seconds on a CPU."""
   c.total_steps = steps

@@ -2,6 +2,7 @@
 from common import data as data_lib
 from common import trainer
 from common.errors import ConfigError
+from flows import made
 from flows import objective as objective_lib
 from flows import realnvp
 
@@ -30,8 +31,18 @@ def build_objective(model_cfg, dataset):
         flow_batch_norm=model_cfg.flow_batch_norm,
         bn_momentum=model_cfg.bn_momentum)
     return objective_lib.PointFlowObjective(model, model_cfg.num_samples)
-  raise ConfigError(f'unknown flow model {model_cfg.name!r}; use realnvp or '
-                    'realnvp_2d')
+  if model_cfg.name == 'made':
+    if dataset.levels < 2:
+      raise ConfigError('model made needs integer images (binary, or 8-bit '
+                        'ones it binarizes dynamically)')
+    model = made.MADE(
+        num_inputs=dataset.num_dims, hidden=tuple(model_cfg.hidden),
+        num_masks=model_cfg.num_masks, ordering=model_cfg.ordering,
+        direct=model_cfg.direct, mask_seed=model_cfg.mask_seed)
+    return objective_lib.MadeObjective(model, dataset.example_shape,
+                                       dataset.levels, model_cfg.num_samples)
+  raise ConfigError(f'unknown flow model {model_cfg.name!r}; use realnvp, '
+                    'realnvp_2d or made')
 
 
 def main(config, workdir):

@@ -1,0 +1,116 @@
+"""Entry for VAE-family configs (`config.entry = 'vae.train'`): builds, then `fit`s.
+
+`model.name` picks the model: 'vae' (VAE/IWAE, optionally with an IAF
+posterior) or 'm2' (semi-supervised M2; with `model.m1_workdir` set, M1+M2
+on the latent posterior of the VAE trained in that workdir).
+"""
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from common import data as data_lib
+from common import trainer
+from common.errors import ConfigError
+from vae import likelihoods
+from vae import model as model_lib
+from vae import objective as objective_lib
+from vae import ssvae
+
+
+def _likelihood(model_cfg, dataset):
+  return likelihoods.Likelihood(model_cfg.likelihood, dataset.levels,
+                                model_cfg.num_mixtures)
+
+
+def build_vae_objective(model_cfg, dataset):
+  """The VAE and its objective that `model_cfg` describes, shaped for `dataset`."""
+  if model_cfg.posterior not in ('gaussian', 'iaf'):
+    raise ConfigError(f'unknown posterior {model_cfg.posterior!r}; use gaussian '
+                      'or iaf')
+  iaf_steps = model_cfg.iaf_steps if model_cfg.posterior == 'iaf' else 0
+  if model_cfg.posterior == 'iaf' and iaf_steps < 1:
+    raise ConfigError('posterior=iaf needs model.iaf_steps >= 1')
+  model = model_lib.VAE(
+      data_shape=dataset.example_shape,
+      likelihood=_likelihood(model_cfg, dataset),
+      architecture=model_cfg.architecture,
+      latents=tuple(model_cfg.latents),
+      hidden=tuple(tuple(h) for h in model_cfg.hidden),
+      conv_features=tuple(model_cfg.conv_features),
+      activation=model_cfg.activation, iaf_steps=iaf_steps,
+      iaf_hidden=tuple(model_cfg.iaf_hidden),
+      iaf_forget_bias=model_cfg.iaf_forget_bias)
+  return objective_lib.VAEObjective(
+      model, objective=model_cfg.objective, k=model_cfg.k,
+      eval_k=model_cfg.eval_k, eval_chunk=model_cfg.eval_chunk,
+      num_samples=model_cfg.num_samples)
+
+
+def m1_features(m1_workdir, dataset, batch_size=1000):
+  """Replaces images by M1's posterior [mean, log_scale] (float32 [N, 2D]).
+
+  M1 is the VAE trained in `m1_workdir` (its config.json rebuilds it). Its
+  encoder sees grey levels in [0, 1], the expectation of the binarized images
+  it was trained on, so the features are deterministic.
+  """
+  path = os.path.join(m1_workdir, 'config.json')
+  if not os.path.exists(path):
+    raise ConfigError(f'model.m1_workdir={m1_workdir!r} has no config.json; '
+                      'train M1 first with configs/vae_mnist.py')
+  with open(path) as f:
+    m1_config = ml_collections.ConfigDict(json.load(f))
+  m1 = build_vae_objective(m1_config.model, dataset)
+  variables = trainer.restore_variables(m1_config, m1_workdir, m1, dataset)
+  encode = jax.jit(lambda x: m1.model.apply(
+      variables, x.astype(jnp.float32) / (dataset.levels - 1),
+      method=m1.model.encode)[:2])
+
+  def features(x):
+    parts = [np.concatenate(encode(x[i:i + batch_size]), -1)
+             for i in range(0, len(x), batch_size)]
+    return np.concatenate(parts).astype(np.float32)
+
+  return data_lib.Dataset('m1_features', features(dataset.x_train),
+                          features(dataset.x_test), 0, dataset.y_train,
+                          dataset.y_test)
+
+
+def build_m2_objective(model_cfg, dataset, seed):
+  if dataset.y_train is None or dataset.y_test is None:
+    raise ConfigError(f'M2 needs labels; dataset {dataset.name!r} has none')
+  features = ''
+  if model_cfg.m1_workdir:
+    dataset = m1_features(model_cfg.m1_workdir, dataset)
+    features = 'm1'
+    likelihood = likelihoods.Likelihood('gaussian', 0)
+    data_shape = (dataset.example_shape[0] // 2,)
+  else:
+    likelihood = _likelihood(model_cfg, dataset)
+    data_shape = dataset.example_shape
+  idx = ssvae.stratified_subset(dataset.y_train, model_cfg.num_labelled,
+                                model_cfg.num_classes, seed)
+  model = ssvae.M2(data_shape=data_shape, likelihood=likelihood,
+                   num_classes=model_cfg.num_classes, latent=model_cfg.latent,
+                   hidden=tuple(model_cfg.hidden),
+                   activation=model_cfg.activation)
+  alpha = model_cfg.alpha_scale * len(dataset.x_train) / model_cfg.num_labelled
+  objective = ssvae.M2Objective(model, dataset.x_train[idx],
+                                dataset.y_train[idx], alpha, features)
+  return objective, dataset
+
+
+def main(config, workdir):
+  dataset = data_lib.load(config.data)
+  if config.model.name == 'vae':
+    objective = build_vae_objective(config.model, dataset)
+  elif config.model.name == 'm2':
+    objective, dataset = build_m2_objective(config.model, dataset,
+                                            config.model.label_seed)
+  else:
+    raise ConfigError(f'unknown VAE-family model {config.model.name!r}; use '
+                      'vae or m2')
+  return trainer.fit(config, workdir, objective, dataset)
