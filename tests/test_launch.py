@@ -120,7 +120,8 @@ def test_m1_plus_m2_on_a_trained_m1(tmp_path):
   _assert_one_line_error(proc, 'm1_workdir', 'config.json')
 
 
-@pytest.mark.parametrize('name', ['realnvp_digits', 'vae_digits', 'vae_iaf_mnist',
+@pytest.mark.parametrize('name', ['realnvp_digits', 'vae_digits', 'vae_mnist',
+                                  'vae_iaf_mnist',
                                   'made_binarized_mnist', 'ssvae_mnist',
                                   'vae_cifar10'])
 def test_resume_matches_uninterrupted_run(name, tmp_path):

@@ -26,13 +26,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from common import distributions
+from common.errors import ConfigError
 from vae import networks
 
 
 def stratified_subset(labels, num_labelled, num_classes, seed):
   """Indices of num_labelled examples, num_labelled / num_classes per class."""
   if num_labelled % num_classes:
-    raise ValueError(f'{num_labelled} labels do not split evenly over '
+    raise ConfigError(f'{num_labelled} labels do not split evenly over '
                      f'{num_classes} classes')
   rng = np.random.default_rng(seed)
   per_class = num_labelled // num_classes
@@ -40,7 +41,8 @@ def stratified_subset(labels, num_labelled, num_classes, seed):
   for c in range(num_classes):
     members = np.flatnonzero(labels == c)
     if len(members) < per_class:
-      raise ValueError(f'class {c} has {len(members)} examples; need {per_class}')
+      raise ConfigError(f'class {c} has {len(members)} examples; need '
+                        f'{per_class} for {num_labelled} labels')
     picks.append(rng.choice(members, per_class, replace=False))
   return np.sort(np.concatenate(picks))
 

@@ -88,6 +88,13 @@ def test_schedules():
   assert float(s(10 + 19)) == pytest.approx(1.0) and float(s(10 + 20)) == pytest.approx(0.5)
   cfg.schedule, cfg.decay_rate, cfg.warmup_steps = 'exponential', 0.9, 0
   assert float(trainer.make_schedule(cfg, 10)(2)) == pytest.approx(0.81)
+  # IWAE (arXiv:1509.00519): pass i lasts 3^i epochs at lr * 10^(-i/7).
+  cfg.schedule, cfg.step_every, cfg.learning_rate = 'iwae', 2, 1e-3
+  s = trainer.make_schedule(cfg, 10**6)
+  starts = np.cumsum([0] + [2 * 3**i for i in range(8)])
+  for i in range(8):
+    for step in (starts[i], starts[i + 1] - 1):
+      assert float(s(step)) == pytest.approx(1e-3 * 10**(-i / 7), rel=1e-5), (i, step)
 
 
 def test_epochs_convert_to_steps():

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from common import distributions as d
+from common.errors import ConfigError
 from vae import likelihoods
 from vae import ssvae
 
@@ -59,5 +60,5 @@ def test_stratified_subset():
   assert len(set(idx)) == 100
   np.testing.assert_array_equal(np.bincount(labels[idx]), np.full(10, 10))
   np.testing.assert_array_equal(idx, ssvae.stratified_subset(labels, 100, 10, 1))
-  with pytest.raises(ValueError, match='evenly'):
+  with pytest.raises(ConfigError, match='evenly'):
     ssvae.stratified_subset(labels, 105, 10, 0)
