@@ -2,8 +2,9 @@
 
 Command:   python launch.py --config=configs/vae_digits.py --workdir=runs/vae_digits
 Hardware:  2-core CPU (no accelerator).
-Wall time: MEASURED_BELOW
-Result:    MEASURED_BELOW
+Wall time: 22 s (3000 steps of batch 50 + compile + final eval; shared CPU).
+Result:    test NLL 22.77 nats (-L_1000), negative ELBO 23.42 nats, KL 4.23,
+           8/8 active units, on the 297 binarized test digits (64 pixels).
 Smoke:     --config=configs/vae_digits.py:smoke (a few seconds).
 
 The IWAE paper's recipe (arXiv:1509.00519) on 1500 train / 297 test digits:

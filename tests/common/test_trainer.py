@@ -114,3 +114,21 @@ def test_nan_guard_freezes_state_and_names_the_step(tmp_path):
   assert 2 <= bad <= 4
   kept = sorted(int(s) for s in os.listdir(tmp_path / 'checkpoints'))
   assert kept and max(kept) == bad - 1
+
+
+def test_partial_evaluation_uses_a_fixed_random_subset(tmp_path):
+  # A test set sorted by value (like binarized MNIST's, which is grouped by
+  # class): a prefix would only see the small values.
+  ds = _dataset()
+  ds.x_test = np.sort(ds.x_test, axis=0)
+  config = _config(eval_every_steps=100, eval_examples=20,
+                   **{'total_steps': 100})
+  trainer.fit(config, str(tmp_path), MeanObjective(), ds)
+  with open(tmp_path / 'metrics.jsonl') as f:
+    partial = [json.loads(l) for l in f if 'eval/test/sq_err' in l][0]
+  mu = ds.x_train.mean(0)
+  subset = np.sort(np.random.default_rng(0).permutation(50)[:20])
+  expected = np.mean(np.square(ds.x_test[subset] - mu))
+  prefix = np.mean(np.square(ds.x_test[:20] - mu))
+  assert partial['eval/test/sq_err'] == pytest.approx(expected, rel=5e-2)
+  assert abs(expected - prefix) > 0.2
