@@ -97,13 +97,18 @@ def test_active_units():
 
 def _vae(**kw):
   lik = likelihoods.Likelihood('bernoulli', 2)
-  return model_lib.VAE(data_shape=(4, 4, 1), likelihood=lik, latents=(3,),
-                       hidden=((16,),), **kw)
+  kw.setdefault('latents', (3,))
+  kw.setdefault('hidden', ((16,),))
+  return model_lib.VAE(data_shape=(4, 4, 1), likelihood=lik, **kw)
 
 
-def test_vae_iwae_k1_equals_monte_carlo_elbo_and_grows_with_k():
-  obj = objective_lib.VAEObjective(_vae(iaf_steps=1, iaf_hidden=(8,)),
-                                   'iwae', k=1)
+@pytest.mark.parametrize('kw', [
+    {'iaf_steps': 1, 'iaf_hidden': (8,)},                # IAF posterior.
+    {'latents': (3, 2), 'hidden': ((16,), (8,))},        # 2 stochastic layers.
+])
+def test_vae_iwae_k1_equals_monte_carlo_elbo_and_grows_with_k(kw):
+  obj = objective_lib.VAEObjective(_vae(**kw), 'iwae', k=1)
+  assert not obj.analytic_kl
   x = (np.random.default_rng(0).random((10, 4, 4, 1)) < 0.4).astype(np.uint8)
   variables = obj.init(jax.random.key(0), {'x': x})
   terms = obj.model.apply(variables, jnp.asarray(x, jnp.float32), x,
