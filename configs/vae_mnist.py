@@ -1,10 +1,13 @@
 """VAE / IWAE on dynamically binarized MNIST (Burda et al. 2016, arXiv:1509.00519).
 
-Command:   python launch.py --config=configs/vae_mnist.py:objective=iwae,k=5 \
+Command:   python launch.py --config=configs/vae_mnist.py:objective=iwae,k=5,epochs=40 \
              --config.data.npz_path=../shared/data/mnist.npz --workdir=runs/iwae5
-Hardware:  2-core CPU (no accelerator).
-Wall time: MEASURED_BELOW
-Result:    MEASURED_BELOW
+Hardware:  2-core CPU (no accelerator), shared with other runs.
+Wall time: 40 epochs (passes 0-3 of the schedule) of batch 20: VAE k=1 7.5 min
+           of training + 12.5 min for the k=5000 test NLL; IWAE k=5 8.7 + 10 min.
+Result:    test NLL (-L_5000, all 10k test images) after 40 of the paper's
+           3280 epochs: VAE k=1 91.99 nats (19 active units), IWAE k=5 90.61
+           (22 active units); paper 86.76 and 85.54 after 3280 epochs.
 Smoke:     --config=configs/vae_mnist.py:smoke (a few seconds).
 
 Arguments (`file.py:a=1,b=2`): objective=elbo|iwae, k (samples in the
