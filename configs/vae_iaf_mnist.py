@@ -4,7 +4,7 @@ arXiv:1606.04934).
 Command:   python launch.py --config=configs/vae_iaf_mnist.py:epochs=40 \
              --config.data.npz_path=../shared/data/mnist.npz --workdir=runs/vae_iaf
 Hardware:  2-core CPU (no accelerator), shared with other runs.
-Wall time: 19.1 min for 40 epochs (steps=4, batch 20); NLL with k=5000 on a
+Wall time: 24.5 min for 40 epochs (steps=4, batch 20); NLL with k=5000 on a
            fixed 1000-image test subset: 6.7 min (bench/evaluate_workdir.py).
 Result:    40 epochs, 4 steps: NLL 90.44 nats and -ELBO 95.87 on that subset,
            against 91.82 / 97.87 for the same VAE without IAF (docs/RESULTS.md).
