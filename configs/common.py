@@ -119,6 +119,14 @@ def vae_model(**overrides):
   return m
 
 
+def smoke_vae(m):
+  """Shrinks a VAE model block's evaluation and sampling for smoke runs."""
+  m.eval_k = 20
+  m.eval_chunk = 10
+  m.num_samples = 16
+  return m
+
+
 def vae_layers(m, layers):
   """The IWAE paper's 1- or 2-stochastic-layer MLP (arXiv:1509.00519 Sec. 5)."""
   if layers == 1:

@@ -36,7 +36,5 @@ def get_config(arg=None):
   c.optim.learning_rate = 1e-3
   if a.smoke:
     common.smoke_trainer(c)
-    c.model.eval_k = 20
-    c.model.eval_chunk = 10
-    c.model.num_samples = 16
+    common.smoke_vae(c.model)
   return c

@@ -47,9 +47,7 @@ def get_config(arg=None):
   common.iwae_optim(c, _TRAIN_SIZE[a.data] // a.batch)
   if a.smoke:
     common.smoke_trainer(c)
-    c.model.eval_k = 20
-    c.model.eval_chunk = 10
-    c.model.num_samples = 16
+    common.smoke_vae(c.model)
   return c
 
 
