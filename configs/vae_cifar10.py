@@ -4,8 +4,13 @@ Command:   python launch.py --config=configs/vae_cifar10.py \
              --config.data.npz_path=../shared/data/cifar10_train10k.npz,../shared/data/cifar10_test.npz \
              --workdir=runs/vae_cifar
 Hardware:  2-core CPU (no accelerator).
-Wall time: MEASURED_BELOW
-Result:    MEASURED_BELOW
+Wall time: about 3.8 s per step of batch 64 on the CPU (9.26M parameters):
+           a CPU budget run of 120 steps (--config.total_steps=120
+           --config.total_epochs=0 --config.optim.warmup_steps=10
+           --config.model.eval_k=1) took 10 min including the final
+           evaluation on all 10k test images. A full run is a GPU job.
+Result:    that budget run (0.8 epochs): test -ELBO 7.254 bits/dim (uniform:
+           8), still falling steeply; no converged number measured.
 Smoke:     --config=configs/vae_cifar10.py:smoke (a few seconds).
 
 Encoder: two stages of (3x3 conv, 3x3 stride-2 conv) with 64 and 128
