@@ -4,9 +4,9 @@
       [--set=model.eval_k=5000] [--data.npz_path=FILE] [--out=FILE.json]
 
 Rebuilds the objective from the workdir's config.json, restores its latest
-checkpoint and averages `objective.evaluate` over the test examples. The
-subset is the trainer's own (a sorted `default_rng(0)` permutation prefix),
-so runs evaluated with the same --examples see the same images. Used when a
+checkpoint and runs the trainer's own evaluation (`evaluate_variables`, with
+the run's eval key and the trainer's fixed random subset), so runs evaluated
+with the same --examples see the same images. Used when a
 full k=5000 evaluation of an expensive posterior (IAF) does not fit the
 budget, and to compare models on identical images.
 """
@@ -19,12 +19,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # pylint: disable=g-import-not-at-top
 import ml_collections
-import numpy as np
 from absl import app
 from absl import flags
 from absl import logging
 
 from common import data as data_lib
+from common import sharding
 from common import trainer
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Trained run.', required=True)
@@ -61,22 +61,15 @@ def main(_):
   dataset = data_lib.load(config.data)
   objective = build_objective(config, dataset)
   variables = trainer.restore_variables(config, _WORKDIR.value, objective, dataset)
-  n = len(dataset.x_test)
-  order = (np.sort(np.random.default_rng(0).permutation(n)[:_EXAMPLES.value])
-           if 0 < _EXAMPLES.value < n else np.arange(n))
-  eval_fn = jax.jit(objective.evaluate)
-  eval_key = jax.random.split(jax.random.key(config.seed), 4)[2]
-  bs = config.eval_batch_size
-  sums, start_time = {}, time.time()
-  for i, start in enumerate(range(0, len(order), bs)):
-    idx = order[start:start + bs]
-    out = jax.device_get(eval_fn(variables, {'x': dataset.x_test[idx]},
-                                 jax.random.fold_in(eval_key, i)))
-    for k, v in out.items():
-      sums[k] = sums.get(k, 0.0) + float(np.sum(v))
-  result = {'workdir': _WORKDIR.value, 'examples': int(len(order)),
-            'seconds': round(time.time() - start_time, 1),
-            **{f'eval/test/{k}': v / len(order) for k, v in sums.items()}}
+  eval_fn = jax.jit(lambda params, mut, batch, rng: objective.evaluate(
+      {'params': params, **mut}, batch, rng))
+  start_time = time.time()
+  metrics = trainer.evaluate_variables(
+      variables, dataset, config, sharding.make_mesh(), eval_fn,
+      trainer.rng_streams(config.seed)[2], _EXAMPLES.value)
+  examples = _EXAMPLES.value if 0 < _EXAMPLES.value < len(dataset.x_test) else len(dataset.x_test)
+  result = {'workdir': _WORKDIR.value, 'examples': examples,
+            'seconds': round(time.time() - start_time, 1), **metrics}
   print(json.dumps(result, indent=1))
   if _OUT.value:
     with open(_OUT.value, 'w') as f:

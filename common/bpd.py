@@ -14,6 +14,8 @@ import math
 import jax
 import jax.numpy as jnp
 
+from common import distributions
+
 
 def nats_to_bpd(nats, num_dims):
   """Converts a negative log-likelihood in nats (per example) to bits/dim."""
@@ -51,7 +53,7 @@ def logit_transform(v, levels, alpha):
   p = alpha + scale * v
   y = jnp.log(p) - jnp.log1p(-p)
   log_det = math.log(scale) - jnp.log(p) - jnp.log1p(-p)
-  return y, _sum_per_example(log_det)
+  return y, distributions.sum_per_example(log_det)
 
 
 def inverse_logit_transform(y, levels, alpha):
@@ -64,9 +66,6 @@ def quantize(v, levels):
   """Rounds a point of [0, levels) down to its integer level (uint8)."""
   return jnp.clip(jnp.floor(v), 0, levels - 1).astype(jnp.uint8)
 
-
-def _sum_per_example(a):
-  return jnp.sum(a.reshape(a.shape[0], -1), axis=-1)
 
 
 def binarize(rng, x, levels):

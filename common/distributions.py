@@ -13,20 +13,21 @@ import jax.numpy as jnp
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def _sum_per_example(a):
+def sum_per_example(a):
+  """Sums every non-batch dimension: [B, ...] -> [B]."""
   return jnp.sum(a.reshape(a.shape[0], -1), axis=-1)
 
 
 def standard_normal_log_prob(z):
   """Sum over all non-batch dimensions of log N(z; 0, 1): shape [B]."""
-  return _sum_per_example(-_HALF_LOG_2PI - 0.5 * jnp.square(z))
+  return sum_per_example(-_HALF_LOG_2PI - 0.5 * jnp.square(z))
 
 
 def diagonal_normal_log_prob(x, mean, log_scale):
   """Sum over non-batch dimensions of log N(x; mean, exp(log_scale)^2)."""
   per_dim = (-_HALF_LOG_2PI - log_scale
              - 0.5 * jnp.square((x - mean) * jnp.exp(-log_scale)))
-  return _sum_per_example(per_dim)
+  return sum_per_example(per_dim)
 
 
 def diagonal_normal_sample(rng, mean, log_scale):
@@ -41,7 +42,7 @@ def normal_kl_to_standard(mean, log_scale):
   arXiv:1312.6114 Appendix B.
   """
   per_dim = 0.5 * (jnp.exp(2.0 * log_scale) + jnp.square(mean) - 1.0) - log_scale
-  return _sum_per_example(per_dim)
+  return sum_per_example(per_dim)
 
 
 def bernoulli_log_prob(x, logits):
@@ -51,7 +52,7 @@ def bernoulli_log_prob(x, logits):
   x = 0, computed without ever forming the probabilities.
   """
   x = x.astype(logits.dtype)
-  return _sum_per_example(x * logits - jax.nn.softplus(logits))
+  return sum_per_example(x * logits - jax.nn.softplus(logits))
 
 
 def categorical_log_prob(y, logits):
@@ -111,7 +112,7 @@ def discretized_logistic_mixture_log_prob(x, logit_weights, means, log_scales,
   log_p = jnp.where(xi == 0, log_cdf_plus,
                     jnp.where(xi == levels - 1, log_one_minus_cdf_minus, mid))
   per_dim = jax.nn.logsumexp(log_p + jax.nn.log_softmax(logit_weights), -1)
-  return _sum_per_example(per_dim)
+  return sum_per_example(per_dim)
 
 
 def discretized_logistic_mixture_sample(rng, logit_weights, means, log_scales,

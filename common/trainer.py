@@ -167,6 +167,11 @@ def create_state(objective, tx, init_key, train_key, example, ema_decay,
       first_bad_step=jnp.full((), -1, jnp.int32))
 
 
+def rng_streams(seed):
+  """The (init, train, eval, sample) keys of a run, split from `seed`."""
+  return jax.random.split(jax.random.key(seed), 4)
+
+
 def eval_params(state):
   return state.ema_params if jax.tree.leaves(state.ema_params) else state.params
 
@@ -192,8 +197,7 @@ def fit(config, workdir, objective, dataset=None):
   sync_every_step = (jax.default_backend() == 'cpu' and jax.device_count() > 1)
 
   # RNG streams, one per purpose.
-  init_key, train_key, eval_key, sample_key = jax.random.split(
-      jax.random.key(config.seed), 4)
+  init_key, train_key, eval_key, sample_key = rng_streams(config.seed)
 
   # Model and optimizer state.
   tx, schedule = make_optimizer(config.optim, total_steps)
@@ -327,7 +331,17 @@ def _local(batch):
 
 
 def evaluate(state, dataset, config, mesh, eval_fn, eval_key, max_examples):
+  """Mean per-example metrics of the state's evaluation parameters."""
+  return evaluate_variables(
+      {'params': eval_params(state), **state.mutables}, dataset, config, mesh,
+      eval_fn, eval_key, max_examples)
+
+
+def evaluate_variables(variables, dataset, config, mesh, eval_fn, eval_key,
+                       max_examples):
   """Mean per-example metrics over the test split (all of it if max == 0).
+
+  `eval_fn(params, mutables, batch, rng)` returns per-example metrics.
 
   The last batch is padded to the full batch size and the padding masked out,
   so every test example counts exactly once whatever the batch size. A
@@ -341,7 +355,8 @@ def evaluate(state, dataset, config, mesh, eval_fn, eval_key, max_examples):
     order = np.arange(len(x))
   n = len(order)
   bs = config.eval_batch_size
-  params = eval_params(state)
+  params = variables['params']
+  mutables = {k: v for k, v in variables.items() if k != 'params'}
   sums, count = {}, 0
   for i, start in enumerate(range(0, n, bs)):
     idx = order[start:min(start + bs, n)]
@@ -351,7 +366,7 @@ def evaluate(state, dataset, config, mesh, eval_fn, eval_key, max_examples):
     if y is not None:
       batch['y'] = y[idx]
     batch = sharding.put_batch(_local(batch), mesh)
-    out = eval_fn(params, state.mutables, batch, jax.random.fold_in(eval_key, i))
+    out = eval_fn(params, mutables, batch, jax.random.fold_in(eval_key, i))
     out = _gather(out)
     for k, v in out.items():
       sums[k] = sums.get(k, 0.0) + float(np.sum(np.asarray(v)[:valid]))

@@ -16,9 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-
-def _sum_per_example(a):
-  return jnp.sum(a.reshape(a.shape[0], -1), axis=-1)
+from common.distributions import sum_per_example
 
 
 # ----------------------------------------------------------------------------
@@ -166,18 +164,18 @@ class AffineCoupling(nn.Module):
   def forward_and_log_det(self, x, train=False):
     if self.mask == 'checkerboard':
       s, t = self._checkerboard_scale_shift(x, train)
-      return x * jnp.exp(s) + t, _sum_per_example(s)
+      return x * jnp.exp(s) + t, sum_per_example(s)
     cond, trans = self._split(x)
     s, t = self._scale_shift(cond, train)
-    return self._merge(cond, trans * jnp.exp(s) + t), _sum_per_example(s)
+    return self._merge(cond, trans * jnp.exp(s) + t), sum_per_example(s)
 
   def inverse_and_log_det(self, y):
     if self.mask == 'checkerboard':
       s, t = self._checkerboard_scale_shift(y, False)
-      return (y - t) * jnp.exp(-s), -_sum_per_example(s)
+      return (y - t) * jnp.exp(-s), -sum_per_example(s)
     cond, trans = self._split(y)
     s, t = self._scale_shift(cond, False)
-    return self._merge(cond, (trans - t) * jnp.exp(-s)), -_sum_per_example(s)
+    return self._merge(cond, (trans - t) * jnp.exp(-s)), -sum_per_example(s)
 
 
 class FlowBatchNorm(nn.Module):

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from flows.made import MADE
+from vae import networks
 
 
 class IAF(nn.Module):
@@ -31,7 +32,7 @@ class IAF(nn.Module):
   activation: str = 'elu'
 
   def setup(self):
-    act = {'elu': nn.elu, 'relu': nn.relu, 'tanh': nn.tanh}[self.activation]
+    act = networks.activation_fn(self.activation)
     self.mades = [
         MADE(num_inputs=self.latent, hidden=tuple(self.hidden), params_per_dim=2,
              ordering='natural', direct=True, activation=act,
