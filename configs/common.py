@@ -119,6 +119,42 @@ def vae_model(**overrides):
   return m
 
 
+def pixelcnn_model(name, **overrides):
+  """Model block of the PixelCNN family (pixelcnn/train.py).
+
+  `features` and `depth` mean, per network: pixelcnn, h (the residual stream
+  has 2h channels) and residual blocks; gated_pixelcnn, channels per stack
+  and gated layers; pixelcnnpp, filters and resnet blocks per stage.
+  """
+  m = ml_collections.ConfigDict()
+  m.name = name                # pixelcnn | gated_pixelcnn | pixelcnnpp
+  m.head = 'logistic_mixture' if name == 'pixelcnnpp' else 'softmax'
+  m.num_mixtures = 10          # logistic_mixture components per pixel.
+  m.features = 128
+  m.depth = 15
+  m.first_kernel = 7           # pixelcnn, gated: the first (mask A) layer.
+  m.kernel = 5                 # gated: later layers.
+  m.output_features = 1024     # pixelcnn, gated: the 1x1 output layers.
+  m.output_layers = 2          # pixelcnn.
+  m.num_scales = 3             # pixelcnnpp: resolutions of the U-Net.
+  m.dropout = 0.5              # pixelcnnpp.
+  m.num_classes = 0            # > 0: class-conditional (gated, pixelcnnpp).
+  m.num_samples = 16
+  m.update(overrides)
+  return m
+
+
+def smoke_pixelcnn(m):
+  """Shrinks a PixelCNN-family model block to a seconds-long smoke run."""
+  m.features = 12 if m.name != 'pixelcnnpp' else 8
+  m.depth = 2 if m.name != 'pixelcnnpp' else 1
+  m.num_scales = min(m.num_scales, 2)
+  m.output_features = 24
+  m.num_mixtures = min(m.num_mixtures, 3)
+  m.num_samples = 4
+  return m
+
+
 def smoke_vae(m):
   """Shrinks a VAE model block's evaluation and sampling for smoke runs."""
   m.eval_k = 20

@@ -65,6 +65,10 @@ SMOKE = {
     'vae_cifar10': ('eval/test/bpd', True),
     'made_binarized_mnist': ('eval/test/nll_ensemble_nats', True),
     'ssvae_mnist': ('eval/test/error', False),
+    'pixelcnn_digits': ('eval/test/bpd', True),
+    'pixelcnn_mnist': ('eval/test/nll_nats', True),
+    'gated_pixelcnn_cifar': ('eval/test/bpd', True),
+    'pixelcnnpp_cifar': ('eval/test/bpd', True),
 }
 
 
@@ -121,7 +125,9 @@ def test_m1_plus_m2_on_a_trained_m1(tmp_path):
 # Configs whose smoke test also checks the exact resume (the rest are slow
 # to compile, and resume is shared code).
 RESUME = ('realnvp_digits', 'vae_digits', 'vae_mnist', 'vae_iaf_mnist',
-          'made_binarized_mnist', 'ssvae_mnist', 'vae_cifar10')
+          'made_binarized_mnist', 'ssvae_mnist', 'vae_cifar10',
+          'pixelcnn_digits', 'pixelcnn_mnist', 'gated_pixelcnn_cifar',
+          'pixelcnnpp_cifar')
 
 
 @pytest.mark.parametrize('name', sorted(SMOKE))

@@ -1,0 +1,1 @@
+"""PixelCNN, Gated PixelCNN and PixelCNN++, their heads and samplers."""
