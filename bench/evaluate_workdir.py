@@ -18,14 +18,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # pylint: disable=g-import-not-at-top
-import ml_collections
 from absl import app
 from absl import flags
 from absl import logging
 
-from common import data as data_lib
 from common import sharding
 from common import trainer
+from bench.objectives import load_run
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Trained run.', required=True)
 _EXAMPLES = flags.DEFINE_integer('examples', 0, 'Test examples; 0 = all.')
@@ -35,32 +34,10 @@ _NPZ = flags.DEFINE_string('npz_path', '', 'Overrides config.data.npz_path.')
 _OUT = flags.DEFINE_string('out', '', 'Optional JSON output path.')
 
 
-def build_objective(config, dataset):
-  if config.entry == 'vae.train' and config.model.name == 'vae':
-    from vae import train  # pylint: disable=g-import-not-at-top
-    return train.build_vae_objective(config.model, dataset)
-  if config.entry == 'flows.train':
-    from flows import train  # pylint: disable=g-import-not-at-top
-    return train.build_objective(config.model, dataset)
-  raise ValueError(f'cannot rebuild entry {config.entry} / {config.model.name}')
-
-
 def main(_):
   logging.set_verbosity(logging.WARNING)  # orbax logs every step at INFO.
-  with open(os.path.join(_WORKDIR.value, 'config.json')) as f:
-    config = ml_collections.ConfigDict(json.load(f))
-  for item in _SET.value:
-    key, value = item.split('=', 1)
-    node = config
-    *path, leaf = key.split('.')
-    for p in path:
-      node = node[p]
-    node[leaf] = type(node[leaf])(value)
-  if _NPZ.value:
-    config.data.npz_path = _NPZ.value
-  dataset = data_lib.load(config.data)
-  objective = build_objective(config, dataset)
-  variables = trainer.restore_variables(config, _WORKDIR.value, objective, dataset)
+  config, dataset, objective, variables = load_run(
+      _WORKDIR.value, _SET.value, _NPZ.value)
   eval_fn = jax.jit(lambda params, mut, batch, rng: objective.evaluate(
       {'params': params, **mut}, batch, rng))
   start_time = time.time()

@@ -24,7 +24,7 @@ from ml_collections import config_flags
 from common import data as data_lib
 from common import sharding
 from common import trainer
-from flows import train as flows_train
+from bench.objectives import build_objective
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.')
 _STEPS = flags.DEFINE_integer('steps', 5, 'Timed steps.')
@@ -40,14 +40,15 @@ def main(_):
   n = config.batch_size * 2
   x = rng.integers(0, levels, (n, *shape), dtype=np.uint8)
   dataset = data_lib.Dataset(config.data.name, x, x, levels)
-  objective = flows_train.build_objective(config.model, dataset)
+  objective = build_objective(config, dataset)
   mesh = sharding.make_mesh()
   batch = sharding.put_batch({'x': x[:config.batch_size]}, mesh)
   tx, schedule = trainer.make_optimizer(config.optim, 1000)
+  ema = config.optim.ema_decay
   state = trainer.create_state(objective, tx, jax.random.key(0),
-                               jax.random.key(1), batch, 0.0)
+                               jax.random.key(1), batch, ema)
   params = state.params
-  step = jax.jit(trainer.make_train_step(objective, tx, schedule, 0.0),
+  step = jax.jit(trainer.make_train_step(objective, tx, schedule, ema),
                  donate_argnums=(0,))
   start = time.time()
   compiled = step.lower(state, batch).compile()

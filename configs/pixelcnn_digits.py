@@ -15,21 +15,23 @@ from configs import common
 
 
 def get_config(arg=None):
-  a = common.parse_arg(arg, smoke=False, model='gated_pixelcnn')
+  a = common.parse_arg(arg, smoke=False, model='gated_pixelcnn', features=32,
+                       depth=4, steps=2000)
   c = common.base_config()
   c.entry = 'pixelcnn.train'
   c.data.name = 'digits'
-  c.model = common.pixelcnn_model(a.model, features=64, depth=6,
-                                  first_kernel=5, kernel=3, output_features=256,
+  # Small on purpose: 1500 training images are overfitted within minutes.
+  c.model = common.pixelcnn_model(a.model, features=a.features, depth=a.depth,
+                                  first_kernel=5, kernel=3, output_features=128,
                                   num_scales=2, num_mixtures=5, dropout=0.0)
   if a.model == 'pixelcnnpp':
     c.model.features, c.model.depth = 32, 2
   c.batch_size = 50
   c.eval_batch_size = 99
-  c.total_steps = 3000
+  c.total_steps = a.steps
   c.log_every_steps = 250
-  c.eval_every_steps = 1000
-  c.sample_every_steps = 3000
+  c.eval_every_steps = 500
+  c.sample_every_steps = a.steps
   c.ckpt_every_steps = 1000
   c.optim.learning_rate = 1e-3
   c.optim.schedule = 'cosine'

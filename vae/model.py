@@ -122,6 +122,16 @@ class VAE(nn.Module):
     return {'log_p_x': shape(log_p_x), 'log_p_z': shape(log_p_z),
             'log_q_z': shape(log_q), 'q_mean': mean, 'q_log_scale': log_scale}
 
+  def log_joint(self, z, target):
+    """log p(x, z) = log p(x|z) + log p(z) of a one-layer VAE: [B].
+
+    The unnormalised posterior over z that HMC samples (hmc/targets.py).
+    """
+    if len(self.latents) != 1:
+      raise ConfigError('log_joint is defined for one stochastic layer')
+    return (self.likelihood.log_prob(target, self.decoder(z))
+            + distributions.standard_normal_log_prob(z))
+
   def generate(self, rng, n):
     """Decoder parameters for n draws from the prior, top layer down."""
     rngs = jax.random.split(rng, len(self.latents))

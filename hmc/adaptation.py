@@ -1,0 +1,180 @@
+"""Stan's window adaptation of the step size and the mass matrix.
+
+* Step size: dual averaging (Hoffman & Gelman 2014, arXiv:1111.4246,
+  Sec. 3.2.1) towards a target mean acceptance statistic (0.8 by default),
+  with Stan's constants gamma = 0.05, t0 = 10, kappa = 0.75, mu = log(10 eps).
+* Inverse mass matrix: Welford estimates of the posterior variance (diagonal)
+  or covariance (dense) over "slow" windows, regularised towards 1e-3 * I as
+  Stan does, var * n / (n + 5) + 1e-3 * 5 / (n + 5).
+* Windows (Stan reference manual, "HMC algorithm parameters"): an initial fast
+  buffer of 75 iterations (step size only), slow windows of 25, 50, 100, ...
+  (the last one stretched to the end), a final fast buffer of 50. After each
+  slow window the mass matrix is updated and dual averaging restarts from the
+  current step size. With fewer than 150 warm-up iterations the buffers are
+  15% / 10% of the warm-up, as in Stan.
+
+`window_schedule` is numpy (static); `run_warmup` is a single `lax.scan`
+over warm-up iterations for one chain (vmap it over chains).
+"""
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def window_schedule(num_warmup, init_buffer=75, term_buffer=50, base_window=25):
+  """Per-iteration (in_slow_window, ends_slow_window) boolean arrays."""
+  if num_warmup < 20:
+    # Too short for windows: tune the step size only.
+    return np.zeros(num_warmup, bool), np.zeros(num_warmup, bool)
+  if init_buffer + base_window + term_buffer > num_warmup:
+    init_buffer = int(0.15 * num_warmup)
+    term_buffer = int(0.1 * num_warmup)
+    base_window = num_warmup - init_buffer - term_buffer
+  slow = np.zeros(num_warmup, bool)
+  ends = np.zeros(num_warmup, bool)
+  start, size, last = init_buffer, base_window, num_warmup - term_buffer
+  while start < last:
+    end = start + size
+    # A window whose doubled successor would not fit absorbs the rest.
+    if end + 2 * size > last:
+      end = last
+    slow[start:end] = True
+    ends[end - 1] = True
+    start, size = end, 2 * size
+  return slow, ends
+
+
+class DualAveraging(NamedTuple):
+  log_step: jax.Array
+  log_step_avg: jax.Array
+  h_bar: jax.Array
+  t: jax.Array
+  mu: jax.Array
+
+
+def dual_averaging_init(step_size):
+  log_step = jnp.log(step_size)
+  return DualAveraging(log_step, log_step, jnp.zeros_like(log_step),
+                       jnp.zeros_like(log_step), jnp.log(10.0) + log_step)
+
+
+def dual_averaging_update(da, accept_stat, target=0.8, gamma=0.05, t0=10.0,
+                          kappa=0.75):
+  t = da.t + 1
+  eta = 1.0 / (t + t0)
+  h_bar = (1 - eta) * da.h_bar + eta * (target - accept_stat)
+  log_step = da.mu - jnp.sqrt(t) / gamma * h_bar
+  w = t**(-kappa)
+  log_step_avg = w * log_step + (1 - w) * da.log_step_avg
+  return DualAveraging(log_step, log_step_avg, h_bar, t, da.mu)
+
+
+class Welford(NamedTuple):
+  count: jax.Array
+  mean: jax.Array
+  m2: jax.Array  # [d] (diagonal) or [d, d] (dense).
+
+
+def welford_init(dim, dense, dtype=jnp.float32):
+  m2 = jnp.zeros((dim, dim) if dense else (dim,), dtype)
+  return Welford(jnp.zeros((), dtype), jnp.zeros((dim,), dtype), m2)
+
+
+def welford_update(w, x):
+  count = w.count + 1
+  delta = x - w.mean
+  mean = w.mean + delta / count
+  if w.m2.ndim == 2:
+    m2 = w.m2 + jnp.outer(x - mean, delta)
+  else:
+    m2 = w.m2 + (x - mean) * delta
+  return Welford(count, mean, m2)
+
+
+def welford_inverse_mass(w):
+  """Stan's regularised (co)variance estimate: the new M^{-1}."""
+  n = w.count
+  cov = w.m2 / jnp.maximum(n - 1, 1)
+  eye = jnp.eye(cov.shape[0], dtype=cov.dtype) if cov.ndim == 2 else 1.0
+  return (n / (n + 5.0)) * cov + 1e-3 * (5.0 / (n + 5.0)) * eye
+
+
+class AdaptationState(NamedTuple):
+  dual: DualAveraging
+  welford: Welford
+  inverse_mass: jax.Array
+
+
+def find_reasonable_step_size(rng, state, step_fn, inverse_mass, step_size=1.0,
+                              target=0.5, max_iters=40):
+  """Doubles or halves the step size until one HMC-like step's acceptance
+  crosses `target` (Hoffman & Gelman 2014, Algorithm 4)."""
+  def accept(eps, key):
+    _, info = step_fn(key, state, eps, inverse_mass)
+    return info.acceptance_prob
+
+  a0 = accept(step_size, rng)
+  up = a0 > target
+  factor = jnp.where(up, 2.0, 0.5)
+
+  def cond(c):
+    eps, i, a = c
+    return (i < max_iters) & jnp.where(up, a > target, a <= target)
+
+  def body(c):
+    eps, i, _ = c
+    eps = eps * factor
+    return eps, i + 1, accept(eps, jax.random.fold_in(rng, i + 1))
+
+  eps, _, _ = jax.lax.while_loop(cond, body, (jnp.asarray(step_size), 0, a0))
+  # Back off the last doubling so the first iterations are stable.
+  return jnp.where(up, eps / 2.0, eps)
+
+
+def run_warmup(rng, state, step_fn: Callable, num_warmup: int, dense=False,
+               target_accept=0.8, initial_step_size=1.0):
+  """Window adaptation for one chain.
+
+  Args:
+    step_fn: (rng, state, step_size, inverse_mass) -> (state, info), a
+      kernel with everything but its tuning parameters bound.
+  Returns:
+    (final state, step size, inverse mass matrix, per-iteration info).
+  """
+  dim = state.position.shape[0]
+  dtype = state.position.dtype
+  inv_mass0 = jnp.eye(dim, dtype=dtype) if dense else jnp.ones(dim, dtype)
+  init_rng, rng = jax.random.split(rng)
+  eps0 = find_reasonable_step_size(init_rng, state, step_fn, inv_mass0,
+                                   initial_step_size)
+  slow, ends = window_schedule(num_warmup)
+  adapt = AdaptationState(dual_averaging_init(eps0),
+                          welford_init(dim, dense, dtype), inv_mass0)
+
+  def body(carry, xs):
+    state, adapt = carry
+    key, in_slow, window_end = xs
+    step_size = jnp.exp(adapt.dual.log_step)
+    state, info = step_fn(key, state, step_size, adapt.inverse_mass)
+    dual = dual_averaging_update(adapt.dual, info.acceptance_prob,
+                                 target_accept)
+    welford = jax.tree.map(
+        lambda new, old: jnp.where(in_slow, new, old),
+        welford_update(adapt.welford, state.position), adapt.welford)
+    # At the end of a slow window: new metric, fresh statistics, and dual
+    # averaging restarted from the current (averaged) step size.
+    inverse_mass = jnp.where(window_end, welford_inverse_mass(welford),
+                             adapt.inverse_mass)
+    restarted = dual_averaging_init(jnp.exp(dual.log_step_avg))
+    dual = jax.tree.map(lambda r, d: jnp.where(window_end, r, d), restarted,
+                        dual)
+    welford = jax.tree.map(lambda f, w: jnp.where(window_end, f, w),
+                           welford_init(dim, dense, dtype), welford)
+    return (state, AdaptationState(dual, welford, inverse_mass)), info
+
+  keys = jax.random.split(rng, num_warmup)
+  (state, adapt), infos = jax.lax.scan(
+      body, (state, adapt), (keys, jnp.asarray(slow), jnp.asarray(ends)))
+  return state, jnp.exp(adapt.dual.log_step_avg), adapt.inverse_mass, infos
