@@ -155,6 +155,56 @@ def smoke_pixelcnn(m):
   return m
 
 
+def hmc_config(target, **overrides):
+  """An HMC run (hmc/run.py): target, kernel, chains and adaptation."""
+  c = ml_collections.ConfigDict()
+  c.entry = 'hmc.run'
+  c.seed = 0
+  c.target = target
+  c.dim = 0                  # Dimension for std_gaussian / funnel /
+                             # ill_conditioned; 0 = the target's default.
+  c.kernel = 'nuts'          # nuts | hmc | rwmh
+  c.num_chains = 4
+  c.num_warmup = 1000
+  c.num_draws = 1000
+  c.num_steps = 10           # hmc: leapfrog steps per iteration.
+  c.max_depth = 10           # nuts: maximum tree depth.
+  c.dense_mass = False       # Dense instead of diagonal mass matrix.
+  c.target_accept = 0.8
+  c.float64 = False
+  c.plot_params = 4          # Parameters in trace.png.
+  c.vae = ml_collections.ConfigDict()
+  c.vae.workdir = ''         # vae_latent: a trained one-layer VAE's workdir.
+  c.vae.image_index = 0      # vae_latent: which test image.
+  c.vae.npz_path = ''        # vae_latent: overrides the VAE's data path.
+  c.update(overrides)
+  return c
+
+
+def hmc_smoke(c):
+  """A seconds-long HMC run."""
+  c.num_chains = 2
+  c.num_warmup = 60
+  c.num_draws = 60
+  c.max_depth = 5
+  return c
+
+
+def hmc_args(arg, **extra):
+  """The arguments every HMC config accepts."""
+  return parse_arg(arg, smoke=False, kernel='nuts', chains=4, warmup=1000,
+                   draws=1000, dense=False, float64=False, **extra)
+
+
+def apply_hmc_args(c, a):
+  c.kernel, c.num_chains = a.kernel, a.chains
+  c.num_warmup, c.num_draws = a.warmup, a.draws
+  c.dense_mass, c.float64 = a.dense, a.float64
+  if a.smoke:
+    hmc_smoke(c)
+  return c
+
+
 def smoke_vae(m):
   """Shrinks a VAE model block's evaluation and sampling for smoke runs."""
   m.eval_k = 20

@@ -69,12 +69,26 @@ SMOKE = {
     'pixelcnn_mnist': ('eval/test/nll_nats', True),
     'gated_pixelcnn_cifar': ('eval/test/bpd', True),
     'pixelcnnpp_cifar': ('eval/test/bpd', True),
+    'hmc_std_gaussian': ('min_ess_bulk', False),
+    'hmc_correlated_gaussian': ('min_ess_bulk', False),
+    'hmc_mixture': ('min_ess_bulk', False),
+    'hmc_banana': ('min_ess_bulk', False),
+    'hmc_funnel': ('min_ess_bulk', False),
+    'hmc_ill_conditioned': ('min_ess_bulk', False),
+    'hmc_logistic_regression': ('min_ess_bulk', False),
+    'hmc_vae_latent': ('min_ess_bulk', False),
 }
 
 
 def _run_smoke(name, workdir, arg='smoke'):
   """Runs a smoke config; tfds datasets come from tfds' mock_data."""
   config = _config(name, arg)
+  if name == 'hmc_vae_latent' and not config.vae.workdir:
+    # The posterior of a VAE trained (briefly) for this test.
+    config.vae.workdir = workdir + '_vae'
+    launch.run(_config('vae_digits'), config.vae.workdir)
+  if config.entry == 'hmc.run':
+    return config, launch.run(config, workdir)
   if config.data.name == 'binarized_mnist':
     # mock_data draws 8-bit pixels; MADE binarizes those dynamically.
     config.data.name = 'mnist'
@@ -90,8 +104,27 @@ def test_every_config_has_a_smoke_test():
   assert sorted(SMOKE) == CONFIGS
 
 
+def _check_hmc_run(workdir, config, final):
+  """What every HMC run must leave behind."""
+  with np.load(os.path.join(workdir, 'draws.npz')) as f:
+    draws = f['draws']
+    assert draws.shape[:2] == (config.num_chains, config.num_draws)
+    assert np.all(np.isfinite(draws))
+    assert f['sample_acceptance_prob'].shape == draws.shape[:2]
+  for name in ('summary.txt', 'summary.json', 'trace.png', 'pair.png',
+               'inference_data.nc'):
+    assert os.path.exists(os.path.join(workdir, name)), name
+  with open(os.path.join(workdir, 'final_metrics.json')) as f:
+    saved = json.load(f)
+  assert saved['min_ess_bulk'] == pytest.approx(final['min_ess_bulk'])
+  assert final['min_ess_bulk'] > 0 and final['max_rhat'] > 0.9
+  assert 0 < final['mean_accept'] <= 1
+
+
 def _check_smoke_run(name, workdir, config, final):
   """What every smoke run must leave behind."""
+  if config.entry == 'hmc.run':
+    return _check_hmc_run(workdir, config, final)
   key, writes_images = SMOKE[name]
   records = _metrics(workdir)
   train = [r for r in records if 'train/loss' in r]

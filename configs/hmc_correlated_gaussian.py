@@ -1,0 +1,18 @@
+"""HMC / NUTS on 2-D Gaussian with unit variances and correlation 0.9.
+
+Command:   python launch.py --config=configs/hmc_correlated_gaussian.py --workdir=runs/hmc_correlated_gaussian
+Hardware:  2-core CPU (no accelerator).
+Wall time: MEASURED
+Result:    MEASURED
+Smoke:     --config=configs/hmc_correlated_gaussian.py:smoke (a few seconds).
+
+Arguments (every HMC config): kernel=nuts|hmc|rwmh, chains, warmup, draws,
+dense (dense mass matrix), float64.
+"""
+from configs import common
+
+
+def get_config(arg=None):
+  a = common.hmc_args(arg)
+  c = common.hmc_config('correlated_gaussian')
+  return common.apply_hmc_args(c, a)

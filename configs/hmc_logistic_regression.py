@@ -1,0 +1,18 @@
+"""HMC / NUTS on Bayesian logistic regression on scikit-learn's breast-cancer data (569 x 30, standardised), N(0, 1) prior on 31 coefficients.
+
+Command:   python launch.py --config=configs/hmc_logistic_regression.py --workdir=runs/hmc_logistic_regression
+Hardware:  2-core CPU (no accelerator).
+Wall time: MEASURED
+Result:    MEASURED
+Smoke:     --config=configs/hmc_logistic_regression.py:smoke (a few seconds).
+
+Arguments (every HMC config): kernel=nuts|hmc|rwmh, chains, warmup, draws,
+dense (dense mass matrix), float64.
+"""
+from configs import common
+
+
+def get_config(arg=None):
+  a = common.hmc_args(arg)
+  c = common.hmc_config('logistic_regression')
+  return common.apply_hmc_args(c, a)
