@@ -1,4 +1,5 @@
-"""HMC / NUTS on the Inference Gym's banana: x0 ~ N(0, 10^2), x1 | x0 ~ N(0.03 (x0^2 - 100), 1).
+"""HMC / NUTS on the Inference Gym's banana: x0 ~ N(0, 10^2), x1 | x0 ~ N(0.03
+(x0^2 - 100), 1).
 
 Command:   python launch.py --config=configs/hmc_banana.py --workdir=runs/hmc_banana
 Hardware:  2-core CPU (no accelerator).

@@ -1,4 +1,6 @@
-"""HMC / NUTS on Neal's funnel in 10-d: v ~ N(0, 3^2), x_i | v ~ N(0, e^v); the neck makes divergences expected (a non-centred parameterisation is the cure, not a tuning).
+"""HMC / NUTS on Neal's funnel in 10-d: v ~ N(0, 3^2), x_i | v ~ N(0, e^v); the
+neck makes divergences expected (a non-centred parameterisation is the cure,
+not a tuning).
 
 Command:   python launch.py --config=configs/hmc_funnel.py --workdir=runs/hmc_funnel
 Hardware:  2-core CPU (no accelerator).

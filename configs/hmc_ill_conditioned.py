@@ -1,4 +1,5 @@
-"""HMC / NUTS on a 100-d Gaussian with a random rotation and eigenvalues over [1e-2, 1e2]; dense=True learns the rotation.
+"""HMC / NUTS on a 100-d Gaussian with a random rotation and eigenvalues over
+[1e-2, 1e2]; dense=True learns the rotation.
 
 Command:   python launch.py --config=configs/hmc_ill_conditioned.py --workdir=runs/hmc_ill_conditioned
 Hardware:  2-core CPU (no accelerator).

@@ -1,4 +1,5 @@
-"""HMC / NUTS on Bayesian logistic regression on scikit-learn's breast-cancer data (569 x 30, standardised), N(0, 1) prior on 31 coefficients.
+"""HMC / NUTS on Bayesian logistic regression on scikit-learn's breast-cancer
+data (569 x 30, standardised), N(0, 1) prior on 31 coefficients.
 
 Command:   python launch.py --config=configs/hmc_logistic_regression.py --workdir=runs/hmc_logistic_regression
 Hardware:  2-core CPU (no accelerator).

@@ -1,4 +1,5 @@
-"""HMC / NUTS on the mixture 0.25 N(-4, 1) + 0.75 N(4, 1) (mean 2, variance 13); chains start spread over [-6, 6] so both modes are visited.
+"""HMC / NUTS on the mixture 0.25 N(-4, 1) + 0.75 N(4, 1) (mean 2, variance 13);
+chains start spread over [-6, 6] so both modes are visited.
 
 Command:   python launch.py --config=configs/hmc_mixture.py --workdir=runs/hmc_mixture
 Hardware:  2-core CPU (no accelerator).

@@ -1,4 +1,5 @@
-"""HMC / NUTS on the posterior p(z | x) of a trained one-layer VAE for one test image (vae=WORKDIR, image=N).
+"""HMC / NUTS on the posterior p(z | x) of a trained one-layer VAE for one test
+image (vae=WORKDIR, image=N).
 
 Command:   python launch.py --config=configs/hmc_vae_latent.py:vae=runs/vae_k1_e40,npz_path=../shared/data/mnist.npz --workdir=runs/hmc_vae_latent
 Hardware:  2-core CPU (no accelerator).

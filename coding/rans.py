@@ -1,0 +1,179 @@
+"""Vectorised rANS (Duda 2013, arXiv:1311.2540) in numpy: one 64-bit state
+per lane, 32-bit words, integer frequency tables of `precision` bits.
+
+A message is (head, tail): `head` is a uint64 array with one state per
+lane, each kept in [2^32, 2^64); `tail` is a stack of uint32 words that
+renormalisation spills to and refills from. Pushing a symbol with start c
+and frequency f (out of 2^precision) into state x gives
+    x' = (x // f) << precision + (x % f) + c,
+after spilling the low 32 bits of x if x >= f << (64 - precision), which
+keeps x' < 2^64; popping inverts it exactly. Lanes code independent symbols
+side by side; a codec uses n consecutive lanes from an offset (its symbol
+arrays are flattened to length n).
+
+Popping more information than a message holds is an error here, not a
+silent stream of made-up bits: bits-back coding starts from explicit
+initial words (`random_message`).
+
+`to_bytes` / `from_bytes` serialise a message: magic, format version, lane
+count, tail length, a CRC-32 of the payload, then the heads and the words.
+"""
+import struct
+import zlib
+
+import numpy as np
+
+from common.errors import UserError
+
+WORD_BITS = 32
+HEAD_MIN = np.uint64(1 << 32)          # Lower bound of every head.
+_WORD_MASK = np.uint64(0xFFFFFFFF)
+_MAGIC = b'RANSMSG'
+_VERSION = 1
+_HEADER = struct.Struct('<7sBQQI')     # magic, version, lanes, words, crc32
+
+
+class CodingError(UserError):
+  """A message cannot be decoded: underflow, corruption or a bad table."""
+
+
+class Message:
+  """rANS state: heads [lanes] uint64 and a growable uint32 word stack."""
+
+  def __init__(self, head, tail=None):
+    self.head = np.asarray(head, np.uint64).copy()
+    tail = np.zeros(0, np.uint32) if tail is None else np.asarray(tail, np.uint32)
+    self._buf = np.zeros(max(1024, 2 * len(tail)), np.uint32)
+    self._buf[:len(tail)] = tail
+    self._len = len(tail)
+
+  @property
+  def tail(self):
+    return self._buf[:self._len]
+
+  @property
+  def num_lanes(self):
+    return self.head.size
+
+  def num_bits(self):
+    """Length of the message once serialised, payload only (no header)."""
+    return 64 * self.head.size + WORD_BITS * self._len
+
+  def copy(self):
+    return Message(self.head, self.tail)
+
+  def _push_words(self, words):
+    n = len(words)
+    if self._len + n > len(self._buf):
+      grown = np.zeros(max(2 * len(self._buf), self._len + n), np.uint32)
+      grown[:self._len] = self._buf[:self._len]
+      self._buf = grown
+    self._buf[self._len:self._len + n] = words
+    self._len += n
+
+  def _pop_words(self, n):
+    if n > self._len:
+      raise CodingError(
+          f'message underflow: {n} words needed, {self._len} left (the '
+          'data is corrupt, or bits-back coding ran out of initial bits)')
+    self._len -= n
+    return self._buf[self._len:self._len + n].copy()
+
+  def __eq__(self, other):
+    return (np.array_equal(self.head, other.head)
+            and np.array_equal(self.tail, other.tail))
+
+
+def empty_message(num_lanes):
+  return Message(np.full(num_lanes, HEAD_MIN, np.uint64))
+
+
+def random_message(num_lanes, num_words, seed=0):
+  """A message of uniformly random bits: the 'clean' initial bits that
+  bits-back coding pops from before anything is pushed."""
+  rng = np.random.default_rng(seed)
+  head = rng.integers(1 << 32, 1 << 63, num_lanes, dtype=np.uint64, endpoint=False)
+  head |= np.uint64(1 << 63) * rng.integers(0, 2, num_lanes, dtype=np.uint64)
+  return Message(head, rng.integers(0, 1 << 32, num_words, dtype=np.uint32))
+
+
+def _check_table(starts, freqs, precision):
+  if not 1 <= precision <= 32:
+    raise CodingError(f'precision must be in 1..32, got {precision}')
+  if np.any(freqs < 1) or np.any(starts + freqs > (1 << precision)):
+    raise CodingError('frequency table out of range: every coded symbol needs '
+                      f'frequency >= 1 and start + frequency <= 2^{precision}')
+
+
+def push(msg, starts, freqs, precision, offset=0):
+  """Encodes one symbol per lane (lanes offset..offset+n-1) given its
+  [start, start + freq) out of 2^precision."""
+  starts = np.asarray(starts, np.uint64).ravel()
+  freqs = np.asarray(freqs, np.uint64).ravel()
+  _check_table(starts, freqs, precision)
+  lanes = slice(offset, offset + starts.size)
+  x = msg.head[lanes]
+  if x.size != starts.size:
+    raise CodingError(f'{starts.size} symbols do not fit in lanes {offset}.. of '
+                      f'a {msg.num_lanes}-lane message')
+  spill = x >= (freqs << np.uint64(64 - precision))
+  if np.any(spill):
+    msg._push_words((x[spill] & _WORD_MASK).astype(np.uint32))
+    x = np.where(spill, x >> np.uint64(WORD_BITS), x)
+  p = np.uint64(precision)
+  msg.head[lanes] = ((x // freqs) << p) + (x % freqs) + starts
+  return msg
+
+
+def peek(msg, n, precision, offset=0):
+  """The cumulative-frequency slots of n lanes: which symbols are next."""
+  return msg.head[offset:offset + n] & np.uint64((1 << precision) - 1)
+
+
+def pop(msg, starts, freqs, precision, offset=0):
+  """Removes the symbols whose [start, start+freq) contain `peek`'s slots."""
+  starts = np.asarray(starts, np.uint64).ravel()
+  freqs = np.asarray(freqs, np.uint64).ravel()
+  _check_table(starts, freqs, precision)
+  n = starts.size
+  slot = peek(msg, n, precision, offset)
+  if np.any(slot < starts) or np.any(slot >= starts + freqs):
+    raise CodingError('decoded slot outside its symbol: corrupt data or a '
+                      'model that differs from the encoder\'s')
+  x = freqs * (msg.head[offset:offset + n] >> np.uint64(precision)) + slot - starts
+  refill = x < HEAD_MIN
+  if np.any(refill):
+    words = msg._pop_words(int(refill.sum())).astype(np.uint64)
+    x[refill] = (x[refill] << np.uint64(WORD_BITS)) | words
+  msg.head[offset:offset + n] = x
+  return msg
+
+
+def to_bytes(msg):
+  payload = msg.head.astype('<u8').tobytes() + msg.tail.astype('<u4').tobytes()
+  header = _HEADER.pack(_MAGIC, _VERSION, msg.head.size, len(msg.tail),
+                        zlib.crc32(payload))
+  return header + payload
+
+
+def from_bytes(data):
+  if len(data) < _HEADER.size:
+    raise CodingError(f'truncated message: {len(data)} bytes, the header alone '
+                      f'is {_HEADER.size}')
+  magic, version, lanes, words, crc = _HEADER.unpack_from(data)
+  if magic != _MAGIC:
+    raise CodingError('not an rANS message (bad magic bytes)')
+  if version != _VERSION:
+    raise CodingError(f'message format version {version}; this code reads '
+                      f'version {_VERSION}')
+  payload = data[_HEADER.size:]
+  if len(payload) != 8 * lanes + 4 * words:
+    raise CodingError(f'truncated or padded message: {len(payload)} payload '
+                      f'bytes, the header says {8 * lanes + 4 * words}')
+  if zlib.crc32(payload) != crc:
+    raise CodingError('message checksum mismatch: the data is corrupt')
+  head = np.frombuffer(payload[:8 * lanes], '<u8').astype(np.uint64)
+  tail = np.frombuffer(payload[8 * lanes:], '<u4').astype(np.uint32)
+  if np.any(head < HEAD_MIN):
+    raise CodingError('corrupt message: a lane state is below 2^32')
+  return Message(head, tail)
