@@ -64,9 +64,15 @@ class Likelihood:
     if self.kind == 'gaussian':
       return distributions.diagonal_normal_log_prob(
           target, params[..., 0], self._gaussian_log_scale(params))
-    w, mu, log_s = jnp.split(params, 3, axis=-1)
     return distributions.discretized_logistic_mixture_log_prob(
-        target, w, jnp.tanh(mu), log_s, self.levels)
+        target, *self.mixture_params(params), self.levels)
+
+  @staticmethod
+  def mixture_params(params):
+    """(logit weights, means in (-1, 1), log scales) of a logistic mixture
+    decoder's raw output [..., 3K]; the coders read the same parameters."""
+    w, mu, log_s = jnp.split(params, 3, axis=-1)
+    return w, jnp.tanh(mu), log_s
 
   @staticmethod
   def _gaussian_log_scale(params, floor=-5.0):
@@ -87,6 +93,5 @@ class Likelihood:
     if self.kind == 'gaussian':
       return distributions.diagonal_normal_sample(
           rng, params[..., 0], self._gaussian_log_scale(params))
-    w, mu, log_s = jnp.split(params, 3, axis=-1)
     return distributions.discretized_logistic_mixture_sample(
-        rng, w, jnp.tanh(mu), log_s, self.levels)
+        rng, *self.mixture_params(params), self.levels)
