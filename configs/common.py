@@ -205,6 +205,23 @@ def apply_hmc_args(c, a):
   return c
 
 
+def bbans_config(data, vae_config, chains=100):
+  """A bits-back run (coding/run.py): data, model and coder settings."""
+  c = ml_collections.ConfigDict()
+  c.entry = 'coding.run'
+  c.seed = 0                 # Seed of the initial (clean) bits.
+  c.data = base_config().data
+  c.data.name = data
+  c.model_workdir = ''       # A trained one-layer VAE; '' = train vae_config.
+  c.vae_config = vae_config  # 'config_name[:arg]' trained when no workdir.
+  c.vae_npz_path = ''        # Data for that training ('' = data.npz_path).
+  c.chains = chains          # Parallel BB-ANS chains (rANS lanes).
+  c.bucket_bits = 8          # log2 of the latent buckets per dimension.
+  c.precision = 24           # Bits of the rANS frequency tables.
+  c.max_images = 0           # Test images to code; 0 = the whole split.
+  return c
+
+
 def smoke_vae(m):
   """Shrinks a VAE model block's evaluation and sampling for smoke runs."""
   m.eval_k = 20

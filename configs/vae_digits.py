@@ -9,20 +9,22 @@ Smoke:     --config=configs/vae_digits.py:smoke (a few seconds).
 
 The IWAE paper's recipe (arXiv:1509.00519) on 1500 train / 297 test digits:
 dynamic binarization of the 17 grey levels, a Bernoulli decoder, a tanh MLP.
-Same arguments as vae_mnist.py: objective=elbo|iwae, k, posterior=iaf,steps=N.
+Same arguments as vae_mnist.py: objective=elbo|iwae, k, posterior=iaf,steps=N,
+likelihood=bernoulli|logistic_mixture (the 17 grey levels themselves).
 """
 from configs import common
 
 
 def get_config(arg=None):
   a = common.parse_arg(arg, smoke=False, objective='elbo', k=1,
-                       posterior='gaussian', steps=0)
+                       posterior='gaussian', steps=0, likelihood='bernoulli')
   c = common.base_config()
   c.entry = 'vae.train'
   c.data.name = 'digits'
   c.model = common.vae_model(objective=a.objective, k=a.k, latents=(8,),
                              hidden=((128, 128),), iaf_hidden=(64, 64),
-                             eval_k=1000, eval_chunk=250)
+                             eval_k=1000, eval_chunk=250,
+                             likelihood=a.likelihood, num_mixtures=3)
   if a.posterior == 'iaf':
     c.model.posterior = 'iaf'
     c.model.iaf_steps = a.steps or 2

@@ -77,6 +77,9 @@ SMOKE = {
     'hmc_ill_conditioned': ('min_ess_bulk', False),
     'hmc_logistic_regression': ('min_ess_bulk', False),
     'hmc_vae_latent': ('min_ess_bulk', False),
+    'bbans_digits': ('bbans_bpd', False),
+    'bbans_mnist': ('bbans_bpd', False),
+    'bbans_binarized_mnist': ('bbans_bpd', False),
 }
 
 
@@ -89,6 +92,13 @@ def _run_smoke(name, workdir, arg='smoke'):
     launch.run(_config('vae_digits'), config.vae.workdir)
   if config.entry == 'hmc.run':
     return config, launch.run(config, workdir)
+  if name == 'bbans_binarized_mnist':
+    # Binary images of MNIST's shape in a local .npz (tfds' mock draws 8-bit).
+    rng = np.random.default_rng(0)
+    path = workdir + '_binary.npz'
+    np.savez(path, x_train=(rng.uniform(size=(64, 28, 28)) < 0.2).astype(np.uint8),
+             x_test=(rng.uniform(size=(16, 28, 28)) < 0.2).astype(np.uint8))
+    config.data.npz_path = path
   if config.data.name == 'binarized_mnist':
     # mock_data draws 8-bit pixels; MADE binarizes those dynamically.
     config.data.name = 'mnist'
@@ -121,10 +131,21 @@ def _check_hmc_run(workdir, config, final):
   assert 0 < final['mean_accept'] <= 1
 
 
+def _check_bbans_run(workdir, config, final):
+  assert final['lossless'] and final['num_images'] == config.max_images
+  assert os.path.getsize(os.path.join(workdir, 'test.bbans')) == pytest.approx(
+      final['bbans_bpd'] * final['num_images'] * (28 * 28 if 'mnist' in
+                                                  config.data.name else 64) / 8)
+  for key in ('neg_elbo_bpd', 'gzip_bpd', 'bz2_bpd', 'lzma_bpd', 'png_bpd'):
+    assert np.isfinite(final[key]) and final[key] > 0, key
+
+
 def _check_smoke_run(name, workdir, config, final):
   """What every smoke run must leave behind."""
   if config.entry == 'hmc.run':
     return _check_hmc_run(workdir, config, final)
+  if config.entry == 'coding.run':
+    return _check_bbans_run(workdir, config, final)
   key, writes_images = SMOKE[name]
   records = _metrics(workdir)
   train = [r for r in records if 'train/loss' in r]

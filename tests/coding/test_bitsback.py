@@ -19,8 +19,7 @@ def _coder(kind, levels, shape=(4, 4, 1), latent=3, seed=0):
   obj = objective_lib.VAEObjective(model, eval_k=1)
   x = np.zeros((2, *shape), np.uint8)
   variables = obj.init(jax.random.key(seed), {'x': x})
-  data_levels = 2 if kind == 'bernoulli' else levels
-  return obj, variables, bitsback.vae_coder_model(obj, variables, data_levels)
+  return obj, variables, bitsback.vae_coder_model(obj, variables)
 
 
 @pytest.mark.parametrize('kind,levels', [('bernoulli', 2),
