@@ -120,8 +120,8 @@ def push(msg, starts, freqs, precision, offset=0):
   if np.any(spill):
     msg._push_words((x[spill] & _WORD_MASK).astype(np.uint32))
     x = np.where(spill, x >> np.uint64(WORD_BITS), x)
-  p = np.uint64(precision)
-  msg.head[lanes] = ((x // freqs) << p) + (x % freqs) + starts
+  q, r = np.divmod(x, freqs)
+  msg.head[lanes] = (q << np.uint64(precision)) + r + starts
   return msg
 
 

@@ -4,8 +4,12 @@ not a tuning).
 
 Command:   python launch.py --config=configs/hmc_funnel.py --workdir=runs/hmc_funnel
 Hardware:  2-core CPU (no accelerator).
-Wall time: MEASURED
-Result:    MEASURED
+Wall time: compile 5.4 s + run 0.60 s (warm-up and draws, 4 chains)
+Result:    NUTS, 4 chains x (1000 warm-up + 1000 draws): min bulk ESS 52, max
+           R-hat 1.201, 10 divergences, acceptance 0.81, 27.1 gradients per
+           draw; moment errors: max |z| 2.73 (means), 24.86 (variances). The
+           neck is not explored (variance of x off by 25 standard errors):
+           the known failure of the centred funnel, reported, not tuned away.
 Smoke:     --config=configs/hmc_funnel.py:smoke (a few seconds).
 
 Arguments (every HMC config): kernel=nuts|hmc|rwmh, chains, warmup, draws,

@@ -3,8 +3,11 @@ image (vae=WORKDIR, image=N).
 
 Command:   python launch.py --config=configs/hmc_vae_latent.py:vae=runs/vae_k1_e40,npz_path=../shared/data/mnist.npz --workdir=runs/hmc_vae_latent
 Hardware:  2-core CPU (no accelerator).
-Wall time: MEASURED
-Result:    MEASURED
+Wall time: compile 8.3 s + run 6.23 s (warm-up and draws, 4 chains)
+Result:    NUTS, 4 chains x (1000 warm-up + 1000 draws): min bulk ESS 3657,
+           max R-hat 1.007, 0 divergences, acceptance 0.89, 14.8 gradients
+           per draw, for test image 0 under the 50-latent Bernoulli VAE of
+           runs/vae_k1_e40 (configs/vae_mnist.py, 40 epochs).
 Smoke:     --config=configs/hmc_vae_latent.py:smoke (a few seconds).
 
 Arguments (every HMC config): kernel=nuts|hmc|rwmh, chains, warmup, draws,

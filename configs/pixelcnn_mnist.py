@@ -5,8 +5,11 @@ Command:   python launch.py --config=configs/pixelcnn_mnist.py \
            (8-bit: --config=configs/pixelcnn_mnist.py:levels=256 with
             --config.data.npz_path=../shared/data/mnist.npz)
 Hardware:  2-core CPU (no accelerator).
-Wall time: MEASURED
-Result:    MEASURED
+Wall time: 28 min for 1 epoch (781 steps of batch 64, about 0.5 steps/s on
+           the shared CPU) + the evaluation on all 10k test images.
+Result:    binarized, 1 epoch (:epochs=1), 180k parameters (features 32,
+           7 blocks): test NLL 94.02 nats (0.173 bits/dim), still falling
+           (train 94.4 at the end); paper 81.30 after full training.
 Smoke:     --config=configs/pixelcnn_mnist.py:smoke (a few seconds).
 
 van den Oord et al. 2016 (arXiv:1601.06759) Table 4 report 81.30 nats for

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from coding import codecs
 from coding import rans
 
-SETTINGS = settings(max_examples=40, deadline=None)
+SETTINGS = settings(max_examples=25, deadline=None)
 
 
 def _info_bits(freqs, symbols, precision):
@@ -19,7 +19,7 @@ def _info_bits(freqs, symbols, precision):
 
 @SETTINGS
 @given(seed=st.integers(0, 2**31), lanes=st.integers(1, 40),
-       steps=st.integers(1, 60), k=st.integers(2, 300),
+       steps=st.integers(1, 30), k=st.integers(2, 300),
        precision=st.sampled_from([12, 16, 24, 32]))
 def test_categorical_round_trip(seed, lanes, steps, k, precision):
   rng = np.random.default_rng(seed)
