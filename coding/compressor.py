@@ -101,13 +101,23 @@ def compress(model, fingerprint, images, chains=100, bucket_bits=8,
   """Bytes of a compressed file holding `images`."""
   images = check_images(images, model)
   chains = largest_divisor_at_most(len(images), chains)
-  # Enough clean bits for the first pop of every chain: one posterior draw
-  # costs at most latent_dim * bucket_bits bits.
-  initial_words = initial_words or max(
-      8, (model.latent_dim * bucket_bits * chains) // 32 + 8 * chains)
   coder = bitsback.BBANS(model, bucket_bits, precision)
-  msg, _ = bitsback.encode_dataset(coder, images, chains, initial_words, seed,
-                                   progress)
+  # Clean bits for the first pop of every chain. They are overhead (and come
+  # back on decoding), so start from the typical need, latent_dim *
+  # bucket_bits per chain, and double on underflow up to latent_dim *
+  # precision, which can never underflow (no symbol takes more).
+  words = initial_words or chains * -(-model.latent_dim * bucket_bits // 32)
+  safe = chains * -(-model.latent_dim * precision // 32)
+  while True:
+    try:
+      msg, _ = bitsback.encode_dataset(coder, images, chains, words, seed,
+                                       progress)
+      break
+    except rans.CodingError as e:
+      if 'underflow' not in str(e) or initial_words or words >= safe:
+        raise
+      words = min(2 * words, safe)
+  initial_words = words
   header = json.dumps({
       'shape': list(images.shape), 'dtype': 'uint8', 'chains': chains,
       'bucket_bits': bucket_bits, 'precision': precision,

@@ -41,8 +41,12 @@ def normal_kl_to_standard(mean, log_scale):
   The closed form 0.5 * (sigma^2 + mu^2 - 1 - log sigma^2) of
   arXiv:1312.6114 Appendix B.
   """
-  per_dim = 0.5 * (jnp.exp(2.0 * log_scale) + jnp.square(mean) - 1.0) - log_scale
-  return sum_per_example(per_dim)
+  return sum_per_example(normal_kl_to_standard_per_dim(mean, log_scale))
+
+
+def normal_kl_to_standard_per_dim(mean, log_scale):
+  """The same KL per dimension, unsummed (free bits clamp each one)."""
+  return 0.5 * (jnp.exp(2.0 * log_scale) + jnp.square(mean) - 1.0) - log_scale
 
 
 def bernoulli_log_prob(x, logits):

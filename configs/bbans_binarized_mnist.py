@@ -4,8 +4,13 @@ Command:   python launch.py --config=configs/bbans_binarized_mnist.py \
              --config.data.npz_path=../shared/data/binarized_mnist.npz \
              --config.model_workdir=runs/vae_k1_e40 --workdir=runs/bbans_bmnist
 Hardware:  2-core CPU (no accelerator).
-Wall time: MEASURED
-Result:    MEASURED
+Wall time: encode 23 s, decode 26 s for the 10k test images in 100
+           chains (2-core CPU, shared), plus loading and baselines.
+Result:    with runs/vae_k1_e40 (configs/vae_mnist.py, 40 epochs, trained on
+           dynamically binarized MNIST): 0.1875 bits/dim for the whole
+           file, 0.1814 without the initial bits, against the model's
+           negative ELBO of 0.1809 on the same images; gzip 0.357, bz2
+           0.246, lzma 0.312, PNG 1.37, WebP 0.84. Lossless.
 Smoke:     --config=configs/bbans_binarized_mnist.py:smoke (a few seconds).
 
 Townsend et al. 2019 (arXiv:1901.04866) Table 3: 0.19 bits/dim (negative

@@ -2,14 +2,19 @@
 
 Command:   python launch.py --config=configs/bbans_digits.py --workdir=runs/bbans_digits
 Hardware:  2-core CPU (no accelerator).
-Wall time: MEASURED
-Result:    MEASURED
+Wall time: about 1 min: 55 s to train the VAE (3000 steps), then 7 s to
+           encode and 1.6 s to decode the 297 test digits (shared CPU).
+Result:    2.154 bits/dim for the whole file (header and initial bits
+           included; 2.134 without the initial bits) against the VAE's
+           negative ELBO of 2.051 on the same digits; gzip 3.10, bz2 2.75,
+           lzma 2.77, PNG 14.1, WebP 7.94 (per-image headers dominate 8x8
+           images). Lossless decode checked.
 Smoke:     --config=configs/bbans_digits.py:smoke (a few seconds).
 
 Trains its own small VAE first (configs/vae_digits.py with a discretized
 logistic mixture decoder over the 17 grey levels) unless
 --config.model_workdir names one, then codes all 297 test digits losslessly
-in 99 chains (Townsend et al. 2019, arXiv:1901.04866), decodes and checks
+in 3 chains (Townsend et al. 2019, arXiv:1901.04866), decodes and checks
 them, and compares bits/dim with the model's negative ELBO and with gzip,
 bz2, lzma, PNG and WebP on the same images.
 """
@@ -18,10 +23,12 @@ from configs import common
 
 def get_config(arg=None):
   a = common.parse_arg(arg, smoke=False)
+  # Few chains: each one pays its own initial bits and final head, which
+  # only amortise over many images (297 here).
   c = common.bbans_config('digits', 'vae_digits:likelihood=logistic_mixture',
-                          chains=99)
+                          chains=3)
   if a.smoke:
     c.vae_config = 'vae_digits:smoke,likelihood=logistic_mixture'
     c.max_images = 18
-    c.chains = 6
+    c.chains = 3
   return c

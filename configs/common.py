@@ -115,6 +115,7 @@ def vae_model(**overrides):
   m.eval_k = 5000              # Importance samples of the test NLL estimate.
   m.eval_chunk = 250           # Samples per pass of that estimate (memory).
   m.num_samples = 64
+  m.free_bits = 0.0            # > 0: min nats per latent dim in the ELBO loss.
   m.update(overrides)
   return m
 

@@ -16,7 +16,9 @@ training bound; the paper's 1, 5, 50), layers=1|2 (the paper's 1- and
 paper's 3280 = 3^0 + ... + 3^7 passes of the IWAE schedule), batch (20 in the
 paper), data=mnist|binarized_mnist (the fixed Larochelle binarization,
 about 2 nats harder), likelihood=bernoulli|logistic_mixture (the latter
-models the 8-bit pixels, `mixtures` components each; bits/dim reported).
+models the 8-bit pixels, `mixtures` components each; bits/dim reported),
+free_bits (nats per latent dimension, Kingma et al. 2016; against posterior
+collapse with that strong decoder).
 Test NLL is -L_5000.
 """
 from configs import common
@@ -27,7 +29,8 @@ _TRAIN_SIZE = {'mnist': 60000, 'binarized_mnist': 50000}
 def get_config(arg=None):
   a = common.parse_arg(arg, smoke=False, objective='elbo', k=1, layers=1,
                        posterior='gaussian', steps=0, epochs=3280.0, batch=20,
-                       data='mnist', likelihood='bernoulli', mixtures=5)
+                       data='mnist', likelihood='bernoulli', mixtures=5,
+                       free_bits=0.0)
   c = common.base_config()
   c.entry = 'vae.train'
   if a.data not in _TRAIN_SIZE:
@@ -35,7 +38,7 @@ def get_config(arg=None):
   c.data.name = a.data
   c.model = common.vae_layers(common.vae_model(
       objective=a.objective, k=a.k, likelihood=a.likelihood,
-      num_mixtures=a.mixtures), a.layers)
+      num_mixtures=a.mixtures, free_bits=a.free_bits), a.layers)
   if a.posterior == 'iaf':
     c.model.posterior = 'iaf'
     c.model.iaf_steps = a.steps or 2

@@ -26,7 +26,7 @@ class VAEObjective:
   """Trains a vae.model.VAE with the ELBO or the IWAE bound."""
 
   def __init__(self, model, objective='elbo', k=1, eval_k=5000, eval_chunk=500,
-               num_samples=64):
+               num_samples=64, free_bits=0.0):
     if objective not in ('elbo', 'iwae'):
       raise ConfigError(f'unknown VAE objective {objective!r}; use elbo or iwae')
     if k < 1 or eval_k < 1:
@@ -38,6 +38,10 @@ class VAEObjective:
     self.eval_k = eval_k
     self.eval_chunk = min(eval_chunk, eval_k)
     self.num_samples = num_samples
+    # Free bits (Kingma et al. 2016, arXiv:1606.04934 Sec. 4 / App. C.8):
+    # each latent dimension's batch-mean KL counts as at least this many
+    # nats in the training loss, so a strong decoder cannot switch z off.
+    self.free_bits = free_bits
     self.num_dims = int(np.prod(model.data_shape))
     # The closed-form KL applies to one diagonal-Gaussian layer only.
     self.analytic_kl = len(model.latents) == 1 and not model.iaf_steps
@@ -58,6 +62,11 @@ class VAEObjective:
     kl = jnp.mean(terms['log_q_z'] - terms['log_p_z'], 0)
     return bounds.elbo(bounds.log_weights(terms)), kl
 
+  def elbo(self, variables, x_in, target, rng):
+    """Per-example ELBO [B] of prepared inputs (what the bits-back coder
+    compares its rate with)."""
+    return self._elbo(self._terms(variables, x_in, target, rng, 1))[0]
+
   def loss(self, variables, batch, rng, train):
     del train
     prep_rng, rng = jax.random.split(rng)
@@ -69,6 +78,13 @@ class VAEObjective:
     else:
       bound = elbo
     loss = -jnp.mean(bound)
+    if self.free_bits > 0:
+      if not self.analytic_kl or self.objective != 'elbo':
+        raise ConfigError('free_bits needs the ELBO objective with one '
+                          'Gaussian stochastic layer')
+      kl_dims = distributions.normal_kl_to_standard_per_dim(
+          terms['q_mean'], terms['q_log_scale']).mean(0)
+      loss = loss + jnp.sum(jnp.maximum(kl_dims, self.free_bits) - kl_dims)
     metrics = {'bound_nats': -loss, 'elbo_nats': jnp.mean(elbo),
                'kl_nats': jnp.mean(kl)}
     if self.likelihood.kind == 'logistic_mixture':

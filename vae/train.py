@@ -47,7 +47,9 @@ def build_vae_objective(model_cfg, dataset):
   return objective_lib.VAEObjective(
       model, objective=model_cfg.objective, k=model_cfg.k,
       eval_k=model_cfg.eval_k, eval_chunk=model_cfg.eval_chunk,
-      num_samples=model_cfg.num_samples)
+      num_samples=model_cfg.num_samples,
+      # Runs saved before free bits existed have no such key.
+      free_bits=model_cfg.get('free_bits', 0.0))
 
 
 def m1_features(m1_workdir, dataset, batch_size=1000):
