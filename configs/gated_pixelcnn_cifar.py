@@ -4,8 +4,14 @@ Command:   python launch.py --config=configs/gated_pixelcnn_cifar.py \
              --config.data.npz_path=../shared/data/cifar10_train10k.npz,../shared/data/cifar10_test.npz \
              --workdir=runs/gated_cifar
 Hardware:  2-core CPU (no accelerator).
-Wall time: MEASURED
-Result:    MEASURED
+Wall time: 52 s per step of batch 32 on the 2-core CPU (0.61 images/s,
+           22.4M parameters): a full run is a GPU job. A CPU budget run of
+           30 steps of batch 8 (--config.batch_size=8 --config.total_steps=30
+           --config.total_epochs=0 --config.model.num_samples=0) took 17 min
+           on the shared CPU.
+Result:    that budget run (240 training images seen): 7.226 bits/dim on
+           100 random test images (uniform: 8; train 7.99 -> 7.26). No
+           converged number measured; the paper reports 3.03.
 Smoke:     --config=configs/gated_pixelcnn_cifar.py:smoke (a few seconds).
 
 Vertical and horizontal stacks of gated layers (no blind spot), RGB colour

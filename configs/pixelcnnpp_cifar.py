@@ -4,8 +4,15 @@ Command:   python launch.py --config=configs/pixelcnnpp_cifar.py \
              --config.data.npz_path=../shared/data/cifar10_train10k.npz,../shared/data/cifar10_test.npz \
              --workdir=runs/pixelcnnpp_cifar
 Hardware:  2-core CPU (no accelerator).
-Wall time: MEASURED
-Result:    MEASURED
+Wall time: 31.5 s per step of batch 16 on the 2-core CPU (0.51 images/s,
+           53.66M parameters, 56 s compile): a full run is a GPU job. A CPU
+           budget run of 15 steps of batch 8 (--config.batch_size=8
+           --config.total_steps=15 --config.total_epochs=0
+           --config.model.num_samples=0 --config.optim.ema_decay=0) took
+           14 min on the shared CPU.
+Result:    that budget run (120 training images seen): 7.101 bits/dim on
+           100 random test images (uniform: 8; train 9.19 -> 7.60). No
+           converged number measured; the paper reports 2.92.
 Smoke:     --config=configs/pixelcnnpp_cifar.py:smoke (a few seconds).
 
 6 stages of 5 gated resnet blocks (3 resolutions down, 3 up) with 160

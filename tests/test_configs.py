@@ -36,7 +36,12 @@ def test_config_contract(name):
       assert value is not None, f'{name}:{arg} has None at {key}'
     assert config.entry and config.seed is not None
   smoke = module.get_config('smoke')
-  assert smoke.total_steps <= 10 and smoke.total_epochs == 0
+  if smoke.entry == 'hmc.run':
+    assert smoke.num_warmup + smoke.num_draws <= 200
+  elif smoke.entry == 'coding.run':
+    assert 0 < smoke.max_images <= 32 and ':smoke' in smoke.vae_config
+  else:
+    assert smoke.total_steps <= 10 and smoke.total_epochs == 0
   with pytest.raises(ValueError, match='unknown config argument'):
     module.get_config('no_such_argument=1')
   if hasattr(module, 'get_sweep'):
