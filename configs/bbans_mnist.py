@@ -3,8 +3,17 @@
 Command:   python launch.py --config=configs/bbans_mnist.py \
              --config.data.npz_path=../shared/data/mnist.npz --workdir=runs/bbans_mnist
 Hardware:  2-core CPU (no accelerator).
-Wall time: MEASURED
-Result:    MEASURED
+Wall time: the VAE: 10 epochs (30k steps of batch 20) in 38 min on the
+           shared CPU; coding: 99 s to encode and 102 s to decode 1000 test
+           images in 100 chains (about 0.1 s per image each way: the
+           256-level tables of 784 pixels dominate).
+Result:    on the first 1000 test images (--config.max_images=1000):
+           1.826 bits/dim for the whole file, 1.765 without the initial
+           bits, against the VAE's negative ELBO of 1.761 on the same
+           images (1.808 on all 10k); gzip 1.590, bz2 1.433, lzma 1.400,
+           PNG 2.73, WebP 2.03. The coder is within 0.3% of its model; the
+           model, 10 epochs of a one-layer MLP VAE, is far from the paper's
+           (-ELBO 1.39, BB-ANS 1.41), so here bz2 and lzma win.
 Smoke:     --config=configs/bbans_mnist.py:smoke (a few seconds).
 
 Townsend et al. 2019 (arXiv:1901.04866) Table 3: 1.41 bits/dim (negative
