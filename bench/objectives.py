@@ -1,10 +1,5 @@
 """The objective a config's training entry builds, and trained runs, for the
 bench scripts."""
-import json
-import os
-
-import ml_collections
-
 from common import data as data_lib
 from common import trainer
 
@@ -30,8 +25,7 @@ def load_run(workdir, overrides=(), npz_path=''):
   (evaluation settings such as model.eval_k); `npz_path` replaces the
   run's data path.
   """
-  with open(os.path.join(workdir, 'config.json')) as f:
-    config = ml_collections.ConfigDict(json.load(f))
+  config = trainer.read_run_config(workdir)
   for item in overrides:
     key, value = item.split('=', 1)
     node = config

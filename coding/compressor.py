@@ -20,7 +20,6 @@ import struct
 import tempfile
 
 import jax
-import ml_collections
 import numpy as np
 
 from coding import bitsback
@@ -35,12 +34,8 @@ VERSION = 1
 
 def load_model(workdir):
   """(coder model, fingerprint, objective, variables) of the VAE in `workdir`."""
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
-    raise ConfigError(f'--model={workdir!r} has no config.json; train a VAE '
-                      'there first (e.g. configs/vae_mnist.py)')
-  with open(path) as f:
-    config = ml_collections.ConfigDict(json.load(f))
+  config = trainer.read_run_config(
+      workdir, '--model', 'train a VAE there first (e.g. configs/vae_mnist.py)')
   if config.entry != 'vae.train' or config.model.name != 'vae':
     raise ConfigError(f'{workdir} holds a {config.entry} / {config.model.name} '
                       'run, not a VAE')

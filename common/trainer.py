@@ -23,6 +23,7 @@ from typing import Any
 import flax
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 
@@ -291,6 +292,15 @@ def fit(config, workdir, objective, dataset=None):
       json.dump({'step': total_steps, **final}, f, indent=1)
   metrics_lib.log('final: %s', ' '.join(f'{k}={v:.5g}' for k, v in final.items()))
   return final
+
+
+def read_run_config(workdir, flag='workdir', hint='train it first'):
+  """The config.json of the run in `workdir`, or a clear error naming `flag`."""
+  path = os.path.join(workdir, 'config.json') if workdir else ''
+  if not path or not os.path.exists(path):
+    raise ConfigError(f'{flag}={workdir!r} has no config.json; {hint}')
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
 
 
 def restore_variables(config, workdir, objective, dataset):

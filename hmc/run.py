@@ -20,7 +20,6 @@ import os
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from common import metrics as metrics_lib
@@ -36,12 +35,9 @@ def vae_latent_target(cfg):
   from common import data as data_lib  # pylint: disable=g-import-not-at-top
   from common import trainer  # pylint: disable=g-import-not-at-top
   from vae import train as vae_train  # pylint: disable=g-import-not-at-top
-  path = os.path.join(cfg.workdir, 'config.json')
-  if not cfg.workdir or not os.path.exists(path):
-    raise ConfigError(f'vae.workdir={cfg.workdir!r} has no config.json; train '
-                      'a VAE first (configs/vae_digits.py or vae_mnist.py)')
-  with open(path) as f:
-    vae_config = ml_collections.ConfigDict(json.load(f))
+  vae_config = trainer.read_run_config(
+      cfg.workdir, 'vae.workdir',
+      'train a VAE first (configs/vae_digits.py or vae_mnist.py)')
   if cfg.npz_path:
     vae_config.data.npz_path = cfg.npz_path
   dataset = data_lib.load(vae_config.data)

@@ -4,12 +4,9 @@
 posterior) or 'm2' (semi-supervised M2; with `model.m1_workdir` set, M1+M2
 on the latent posterior of the VAE trained in that workdir).
 """
-import json
-import os
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 from common import data as data_lib
@@ -59,12 +56,8 @@ def m1_features(m1_workdir, dataset, batch_size=1000):
   encoder sees grey levels in [0, 1], the expectation of the binarized images
   it was trained on, so the features are deterministic.
   """
-  path = os.path.join(m1_workdir, 'config.json')
-  if not os.path.exists(path):
-    raise ConfigError(f'model.m1_workdir={m1_workdir!r} has no config.json; '
-                      'train M1 first with configs/vae_mnist.py')
-  with open(path) as f:
-    m1_config = ml_collections.ConfigDict(json.load(f))
+  m1_config = trainer.read_run_config(
+      m1_workdir, 'model.m1_workdir', 'train M1 first with configs/vae_mnist.py')
   m1 = build_vae_objective(m1_config.model, dataset)
   variables = trainer.restore_variables(m1_config, m1_workdir, m1, dataset)
   encode = jax.jit(lambda x: m1.model.apply(

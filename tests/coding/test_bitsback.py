@@ -6,7 +6,6 @@ import pytest
 
 from coding import bitsback
 from coding import rans
-from common import data as data_lib
 from vae import likelihoods
 from vae import model as model_lib
 from vae import objective as objective_lib

@@ -1,6 +1,5 @@
 """rANS and codecs: exact round trips (property tests), rates against the
 exact information content, serialisation and corruption."""
-import math
 
 import numpy as np
 import pytest
