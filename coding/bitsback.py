@@ -98,12 +98,9 @@ def vae_coder_model(objective, variables):
                        tuple(model.data_shape))
 
 
-def _columns(freqs, precision):
-  """A codec for symbols [B, D] coded column by column on B lanes, each
-  column with its own tables freqs[:, d] ([B, D, K])."""
-  cols = [codecs.Categorical(freqs[:, d], precision)
-          for d in range(freqs.shape[1])]
-
+def _columns(cols):
+  """A codec for symbols [B, D] coded column by column on B lanes, column d
+  with codec cols[d] (popped in reverse)."""
   def push(msg, symbols):
     for d, codec in enumerate(cols):
       msg = codec.push(msg, symbols[:, d])
@@ -118,21 +115,14 @@ def _columns(freqs, precision):
   return codecs.Codec(push, pop)
 
 
+def _categorical_columns(freqs, precision):
+  """Columns with their own tables freqs[:, d] ([B, D, K])."""
+  return _columns([codecs.Categorical(freqs[:, d], precision)
+                   for d in range(freqs.shape[1])])
+
+
 def _uniform_columns(bits, b, d):
-  codec = codecs.Uniform(bits, b)
-
-  def push(msg, symbols):
-    for j in range(d):
-      msg = codec.push(msg, symbols[:, j])
-    return msg
-
-  def pop(msg):
-    out = [None] * d
-    for j in reversed(range(d)):
-      msg, out[j] = codec.pop(msg)
-    return msg, np.stack(out, 1)
-
-  return codecs.Codec(push, pop)
+  return _columns([codecs.Uniform(bits, b)] * d)
 
 
 @functools.lru_cache(maxsize=8)
@@ -154,12 +144,14 @@ class BBANS:
     mean, scale = self.model.posterior(x)
     pmf = codecs.gaussian_bucket_pmf(mean, scale, self.bits)
     b, z = mean.shape
-    return _columns(codecs.quantize_pmf(pmf, self.precision).reshape(b, z, -1),
-                    self.precision)
+    return _categorical_columns(
+        codecs.quantize_pmf(pmf, self.precision).reshape(b, z, -1),
+        self.precision)
 
   def _likelihood_codec(self, buckets):
     pmf = self.model.decoder_pmf(_centres(self.bits)[buckets])
-    return _columns(codecs.quantize_pmf(pmf, self.precision), self.precision)
+    return _categorical_columns(codecs.quantize_pmf(pmf, self.precision),
+                                self.precision)
 
   def push(self, msg, x):
     """Encodes images x [B, ...] (one per lane)."""
