@@ -5,10 +5,12 @@
   python launch.py --config=configs/<x>.py --workdir=DIR --sweep_dry_run   # prints commands
   python launch.py ... --multihost    # TPU pods, SLURM/MPI GPU clusters
 
-It writes config.json and command.txt into the workdir, imports
-`config.entry` and calls its `main(config, workdir)`. The same workdir always
-resumes. Failures the user can fix end with one line `error: ...` and exit
-code 1. There is no math here.
+It checks the config file, its arguments and the workdir, imports
+`config.entry` and calls its `main(config, workdir)`, which writes
+config.json and command.txt once its data and checkpoint have been validated
+(common/record.py). The same workdir always resumes. Failures the user can
+fix end with one line `error: ...`, exit code 1 and no workdir created.
+There is no math here.
 """
 import copy
 import csv
@@ -19,12 +21,14 @@ import os
 import re
 import shlex
 import sys
+import tempfile
 import traceback
 
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from common import record
 from common.errors import ConfigError, UserError
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -39,18 +43,61 @@ _MULTIHOST = flags.DEFINE_bool(
     'multihost', False, 'Call jax.distributed.initialize() first.')
 
 
-def run(config, workdir):
-  """Runs `config.entry`'s main in `workdir`: the entry tests use too."""
-  import jax  # pylint: disable=g-import-not-at-top
-  if jax.process_index() == 0:
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, 'config.json'), 'w') as f:
-      f.write(config.to_json_best_effort(indent=1))
+def run(config, workdir, command=None):
+  """Runs `config.entry`'s main in `workdir`: the entry tests use too.
+
+  The entry commits the run record (config.json, and command.txt with
+  `command`) once its inputs are validated; entries that do not are
+  recorded here when they finish.
+  """
+  check_workdir(workdir)
   try:
     entry = importlib.import_module(config.entry)
   except ImportError as e:
     raise ConfigError(f'cannot import config.entry {config.entry!r}: {e}') from e
-  return entry.main(config, workdir)
+  with record.command_line(command):
+    final = entry.main(config, workdir)
+    record.commit(config, workdir)
+  return final
+
+
+def check_workdir(workdir):
+  """Fails unless `workdir` is, or can be created as, a writable directory."""
+  path = os.path.abspath(workdir)
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise ConfigError(f'--workdir={workdir} is a file, not a directory')
+  existing = path
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise ConfigError(f'cannot create --workdir={workdir}: {existing} is a file')
+  try:  # os.access is not enough: root passes it on read-only file systems.
+    fd, probe = tempfile.mkstemp(prefix='.write-test-', dir=existing)
+    os.close(fd)
+    os.remove(probe)
+  except OSError as e:
+    what = 'is not writable' if existing == path else (
+        f'cannot be created ({existing} is not writable)')
+    raise ConfigError(f'--workdir={workdir} {what}: {e.strerror}') from None
+
+
+def check_config_arg(config_arg):
+  """Loads the config file and calls get_config(arg) to report errors early.
+
+  ml_collections would defer a missing file to the first access of the
+  config and wrap an argument error in a traceback; here each is one line.
+  """
+  path, _, arg = config_arg.partition(':')
+  if not os.path.isfile(path):
+    raise ConfigError(f'config file not found: {path}')
+  module = _load_config_module(config_arg)
+  if not hasattr(module, 'get_config'):
+    raise ConfigError(f'{path} defines no get_config()')
+  try:
+    # As ml_collections calls it: with the argument only if there is a ':'.
+    module.get_config(*([arg] if ':' in config_arg else []))
+  except UserError as e:
+    raise ConfigError(f'--config={config_arg}: {e}') from None
 
 
 def apply_overrides(config, overrides):
@@ -91,17 +138,18 @@ def sweep(config, config_arg, workdir, argv, dry_run):
   arg = config_arg.split(':', 1)[1] if ':' in config_arg else None
   points = module.get_sweep(arg)
   passthrough = [a for a in argv[1:] if a.startswith('--config.')]
+  # Printed commands run as printed: this interpreter and this launcher.
+  launcher = [sys.executable, argv[0] if argv[0].endswith('.py') else 'launch.py']
   rows = []
   for overrides in points:
     subdir = os.path.join(workdir, point_name(overrides))
+    cmd = [*launcher, f'--config={config_arg}', f'--workdir={subdir}',
+           *passthrough, *(f'--config.{k}={v}' for k, v in overrides.items())]
     if dry_run:
-      cmd = ['python', 'launch.py', f'--config={config_arg}',
-             f'--workdir={subdir}', *passthrough]
-      cmd += [f'--config.{k}={v}' for k, v in overrides.items()]
       print(shlex.join(cmd))
       continue
     print(f'sweep point {point_name(overrides)}', file=sys.stderr, flush=True)
-    final = run(apply_overrides(config, overrides), subdir)
+    final = run(apply_overrides(config, overrides), subdir, shlex.join(cmd))
     rows.append({'point': point_name(overrides), **overrides, **(final or {})})
     _write_csv(os.path.join(workdir, 'sweep.csv'), rows)
   return rows
@@ -113,6 +161,16 @@ def _write_csv(path, rows):
     writer = csv.DictWriter(f, columns)
     writer.writeheader()
     writer.writerows(rows)
+
+
+def _flag_value(argv, name):
+  """The value of --name=V or --name V in argv, or None."""
+  for i, arg in enumerate(argv[1:], 1):
+    if arg.startswith(f'--{name}='):
+      return arg.split('=', 1)[1]
+    if arg == f'--{name}' and i + 1 < len(argv):
+      return argv[i + 1]
+  return None
 
 
 def _explain_flag_error(argv, error):
@@ -129,6 +187,15 @@ def main(argv):
   """Parses `argv` and runs; returns the process exit code."""
   # ml_collections finds --config.key overrides in sys.argv, not in argv.
   sys.argv = list(argv)
+  try:
+    config_arg = _flag_value(argv, 'config')
+    if config_arg:
+      check_config_arg(config_arg)
+    if _flag_value(argv, 'workdir'):
+      check_workdir(_flag_value(argv, 'workdir'))
+  except UserError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
   try:
     flags.FLAGS(argv)
   except Exception as e:  # pylint: disable=broad-except
@@ -149,10 +216,7 @@ def main(argv):
     if _SWEEP.value or _SWEEP_DRY_RUN.value:
       sweep(config, config_arg, workdir, argv, _SWEEP_DRY_RUN.value)
       return 0
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, 'command.txt'), 'w') as f:
-      f.write(shlex.join([sys.executable] + argv) + '\n')
-    final = run(config, workdir)
+    final = run(config, workdir, shlex.join([sys.executable] + argv))
     print(json.dumps(final or {}, indent=1))
     return 0
   except UserError as e:

@@ -26,6 +26,7 @@ from coding import compressor
 from common import data as data_lib
 from common import distributions
 from common import metrics as metrics_lib
+from common import record
 from common.errors import ConfigError
 
 
@@ -41,11 +42,8 @@ def _train_vae(config, workdir):
   vae_dir = os.path.join(workdir, 'vae')
   metrics_lib.log('no model_workdir: training %s into %s', config.vae_config,
                   vae_dir)
-  # As launch.py does: the config beside the run (load_model rebuilds the
-  # VAE from it), then the entry's main; a rerun resumes.
-  os.makedirs(vae_dir, exist_ok=True)
-  with open(os.path.join(vae_dir, 'config.json'), 'w') as f:
-    f.write(vae_config.to_json_best_effort(indent=1))
+  # As launch.py does: the entry's main, which records the config beside
+  # the run (load_model rebuilds the VAE from it); a rerun resumes.
   importlib.import_module(vae_config.entry).main(vae_config, vae_dir)
   return vae_dir
 
@@ -109,6 +107,7 @@ def main(config, workdir):
     images = images[:config.max_images]
   images = compressor.check_images(images, model)
   n, dims = len(images), images.size
+  record.commit(config, workdir)  # Model and images are valid: record the run.
 
   def show(done, total, label='encode'):
     if done == total or done % max(1, total // 10) == 0:

@@ -50,6 +50,10 @@ class Dataset:
 def load(cfg):
   """Loads the dataset that `cfg` (a config's `data` block) names."""
   name = cfg.name
+  if cfg.npz_path and name in TOY_NAMES + ('digits',):
+    raise DataError(
+        f'data.npz_path is set but data.name={name!r} reads no files; use '
+        f'data.name=npz (or one of {", ".join(TFDS_NAMES)}) with it, or drop it')
   if name == 'digits':
     ds = _load_digits()
   elif name == 'npz':

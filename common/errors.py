@@ -9,7 +9,7 @@ class UserError(Exception):
   """A problem the user can fix: bad config, missing data, diverged run."""
 
 
-class ConfigError(UserError):
+class ConfigError(UserError, ValueError):
   """An invalid config value or an impossible combination of values."""
 
 

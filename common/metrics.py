@@ -3,6 +3,7 @@
 Keys follow `train/<name>` and `eval/<split>/<name>` with units in the name
 (`bpd`, `nats`). Only process 0 writes.
 """
+import contextlib
 import json
 import os
 import sys
@@ -22,25 +23,41 @@ def log(message, *args):
 
 
 class MetricWriter:
-  """Appends scalars to workdir/metrics.jsonl and TensorBoard event files."""
+  """Appends scalars to workdir/metrics.jsonl and TensorBoard event files.
 
-  def __init__(self, workdir):
+  A run resumed at `resume_step` first drops the records of later steps
+  (written before the run was stopped, and about to be recomputed) and any
+  line a kill cut short, and TensorBoard is told to purge its later events,
+  so no (step, key) pair is ever recorded twice.
+  """
+
+  def __init__(self, workdir, resume_step=0):
     self.workdir = workdir
     self._active = jax.process_index() == 0
     self._tb = None
+    self._seen = set()
     if self._active:
       os.makedirs(workdir, exist_ok=True)
-      self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+      path = os.path.join(workdir, 'metrics.jsonl')
+      self._seen = _keep_records_up_to(path, resume_step)
+      self._jsonl = open(path, 'a')
       try:
         from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-        self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'))
+        self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'),
+                                 purge_step=resume_step + 1 if resume_step else None)
       except ImportError:
         logging.warning('tensorboardX not installed: no TensorBoard events')
 
   def write_scalars(self, step, scalars):
     if not self._active:
       return
-    scalars = {k: float(v) for k, v in scalars.items()}
+    # A key already recorded at this step (e.g. the final evaluation of a run
+    # killed before it finished) is not written twice.
+    scalars = {k: float(v) for k, v in scalars.items()
+               if (int(step), k) not in self._seen}
+    if not scalars:
+      return
+    self._seen.update((int(step), k) for k in scalars)
     self._jsonl.write(json.dumps({'step': int(step), **scalars}) + '\n')
     self._jsonl.flush()
     if self._tb is not None:
@@ -65,19 +82,70 @@ class MetricWriter:
         self._tb.close()
 
 
+def _keep_records_up_to(path, last_step):
+  """Rewrites metrics.jsonl without records after `last_step` or torn lines.
+
+  Returns the (step, key) pairs that remain.
+  """
+  if not os.path.exists(path):
+    return set()
+  kept, dropped = [], 0
+  with open(path) as f:
+    for line in f:
+      try:
+        record = json.loads(line)
+        step = int(record['step'])
+      except (ValueError, KeyError, TypeError):
+        dropped += 1  # A line cut short by a kill.
+        continue
+      if step <= last_step:
+        kept.append(record)
+      else:
+        dropped += 1
+  if dropped:
+    tmp = path + '.partial'
+    with open(tmp, 'w') as f:
+      f.writelines(json.dumps(r) + '\n' for r in kept)
+    os.replace(tmp, path)
+  return {(int(r['step']), k) for r in kept for k in r if k != 'step'}
+
+
 class Progress:
-  """Logs steps/s, examples/s and ETA since the previous report."""
+  """Steps/s, examples/s and ETA of training alone.
+
+  The clock starts at `start()`, which the trainer calls once the first step
+  (and with it the compilation) has finished, and time spent inside
+  `paused()` (evaluation, sampling, checkpoints) is left out, so the rate
+  and ETA are those of the training steps.
+  """
 
   def __init__(self, total_steps, batch_size, start_step):
     self.total_steps = total_steps
     self.batch_size = batch_size
     self._last_step, self._last_time = start_step, time.time()
+    self._excluded = 0.0
+
+  def start(self, step):
+    self._last_step, self._last_time, self._excluded = step, time.time(), 0.0
+
+  @contextlib.contextmanager
+  def paused(self):
+    begin = time.time()
+    try:
+      yield
+    finally:
+      self._excluded += time.time() - begin
 
   def update(self, step):
+    """Rates since the previous update; None before any timed step."""
     now = time.time()
-    steps_per_sec = (step - self._last_step) / max(now - self._last_time, 1e-9)
-    self._last_step, self._last_time = step, now
-    eta = (self.total_steps - step) / max(steps_per_sec, 1e-9)
+    elapsed = now - self._last_time - self._excluded
+    steps = step - self._last_step
+    if steps <= 0:
+      return None
+    self._last_step, self._last_time, self._excluded = step, now, 0.0
+    steps_per_sec = steps / max(elapsed, 1e-9)
+    eta = (self.total_steps - step) / steps_per_sec
     return {'steps_per_sec': steps_per_sec,
             'examples_per_sec': steps_per_sec * self.batch_size,
             'eta_sec': eta}
@@ -85,6 +153,8 @@ class Progress:
 
 def format_progress(step, total, rates, scalars):
   shown = ' '.join(f'{k.split("/")[-1]}={v:.4g}' for k, v in scalars.items())
+  if rates is None:
+    return f'step {step}/{total} {shown} | first step (includes compiling)'
   eta = rates['eta_sec']
   return (f'step {step}/{total} {shown} | {rates["steps_per_sec"]:.2f} steps/s '
           f'{rates["examples_per_sec"]:.0f} ex/s ETA {int(eta // 3600)}h'

@@ -30,6 +30,7 @@ import optax
 from common import checkpoint as checkpoint_lib
 from common import data as data_lib
 from common import metrics as metrics_lib
+from common import record
 from common import sharding
 from common.errors import ConfigError, NonFiniteLossError
 
@@ -187,6 +188,9 @@ def fit(config, workdir, objective, dataset=None):
   Returns the final evaluation metrics on the whole test split.
   """
   dataset = dataset if dataset is not None else data_lib.load(config.data)
+  ckpt_dir = os.path.join(workdir, 'checkpoints')
+  if os.path.isdir(ckpt_dir) and os.listdir(ckpt_dir):
+    record.check_resumable(config, workdir)  # Before any compiling.
   mesh = sharding.make_mesh()
   sharding.check_batch_size(config.batch_size)
   sharding.check_batch_size(config.eval_batch_size, 'eval_batch_size')
@@ -209,36 +213,57 @@ def fit(config, workdir, objective, dataset=None):
   metrics_lib.log('parameters: %d',
                   sum(x.size for x in jax.tree.leaves(state.params)))
 
-  ckpt = checkpoint_lib.Checkpointer(os.path.join(workdir, 'checkpoints'),
-                                     config.keep_checkpoints)
+  # Resume from the newest intact checkpoint; only then is the run's record
+  # (config.json, command.txt) written.
+  ckpt = checkpoint_lib.Checkpointer(ckpt_dir, config.keep_checkpoints)
   if ckpt.latest_step() is not None:
-    state, meta = ckpt.restore(checkpoint_lib.abstract_like(state))
+    state, meta = ckpt.restore_newest_intact(checkpoint_lib.abstract_like(state))
     metrics_lib.log('resumed from step %d (%s)', int(state.step), meta)
   start_step = int(state.step)
+  record.commit(config, workdir)
 
   train_step = jax.jit(
       make_train_step(objective, tx, schedule, config.optim.ema_decay),
       in_shardings=(replicated, batch_sharding),
       out_shardings=(replicated, replicated), donate_argnums=(0,))
+  copy_state = jax.jit(lambda s: jax.tree.map(jnp.copy, s),
+                       out_shardings=replicated)
   eval_fn = jax.jit(lambda params, mut, batch, rng: objective.evaluate(
       {'params': params, **mut}, batch, rng))
-  writer = metrics_lib.MetricWriter(workdir)
+  writer = metrics_lib.MetricWriter(workdir, resume_step=start_step)
   progress = metrics_lib.Progress(total_steps, config.batch_size, start_step)
+
+  def stop_non_finite(step, what='loss or gradient'):
+    ckpt.wait()
+    last = ckpt.latest_step()
+    kept = (f'The last good checkpoint (step {last}) is kept in '
+            f'{ckpt.directory}' if last is not None else
+            'No checkpoint was saved before it')
+    raise NonFiniteLossError(
+        f'non-finite {what} at step {step}; stopped. {kept}. Lower '
+        'optim.learning_rate or set optim.grad_clip_norm')
 
   def check_finite():
     bad = int(state.first_bad_step)
     if bad >= 0:
-      ckpt.wait()
-      raise NonFiniteLossError(
-          f'non-finite loss or gradient at step {bad + 1}; stopped. The last '
-          f'good checkpoint (step {ckpt.latest_step()}) is kept in '
-          f'{ckpt.directory}')
+      stop_non_finite(bad + 1)
 
   def save(step):
+    """Saves only a good state: every value finite, and finite loss and
+    gradients at its parameters (the next update, run on a copy and
+    discarded, must pass the NaN guard)."""
     check_finite()
+    probe, _ = train_step(copy_state(state),
+                          _global_batch(dataset, config, step, mesh))
+    if int(probe.first_bad_step) >= 0:
+      stop_non_finite(step + 1)
+    host = checkpoint_lib.host_tree(state)
+    bad = [name for name, a in _float_leaves(host) if not np.all(np.isfinite(a))]
+    if bad:
+      stop_non_finite(step, f'values in {", ".join(bad[:3])}')
     meta = {'step': step, 'time': time.time(), **data_lib.data_position(
         len(dataset.x_train), config.batch_size, step)}
-    ckpt.save(step, state, meta)
+    ckpt.save(step, state, meta, host)
 
   def images(step):
     if hasattr(objective, 'sample_images'):
@@ -246,52 +271,70 @@ def fit(config, workdir, objective, dataset=None):
       for tag, image in objective.sample_images(var, sample_key).items():
         writer.write_image(step, tag, image)
 
-  pending = []
-  for step in range(start_step, total_steps):
-    batch = _global_batch(dataset, config, step, mesh)
-    state, step_metrics = train_step(state, batch)
-    pending.append(step_metrics)
-    if sync_every_step:
-      jax.block_until_ready(step_metrics['loss'])
-    done = step + 1
-    if done % config.log_every_steps == 0 or done == total_steps:
-      check_finite()
-      fetched = jax.device_get(pending)
-      pending = []
-      scalars = {f'train/{k}': float(np.mean([m[k] for m in fetched]))
-                 for k in fetched[0]}
-      rates = progress.update(done)
-      scalars['train/examples_per_sec'] = rates['examples_per_sec']
-      writer.write_scalars(done, scalars)
-      metrics_lib.log(metrics_lib.format_progress(done, total_steps, rates, {
-          k: v for k, v in scalars.items() if 'per_sec' not in k}))
-    if config.eval_every_steps and done % config.eval_every_steps == 0:
-      check_finite()
-      writer.write_scalars(done, evaluate(
-          state, dataset, config, mesh, eval_fn, eval_key,
-          config.eval_examples))
-    if config.sample_every_steps and done % config.sample_every_steps == 0:
-      images(done)
-    if done % config.ckpt_every_steps == 0 or done == total_steps:
-      save(done)
+  # Whatever stops the loop (an error, Ctrl-C), saves in flight complete
+  # and the metrics are flushed.
+  try:
+    pending = []
+    for step in range(start_step, total_steps):
+      batch = _global_batch(dataset, config, step, mesh)
+      state, step_metrics = train_step(state, batch)
+      pending.append(step_metrics)
+      if sync_every_step:
+        jax.block_until_ready(step_metrics['loss'])
+      done = step + 1
+      if step == start_step:
+        # The rate and ETA leave out the first step, which compiles.
+        jax.block_until_ready(step_metrics['loss'])
+        progress.start(done)
+      if done % config.log_every_steps == 0 or done == total_steps:
+        check_finite()
+        fetched = jax.device_get(pending)
+        pending = []
+        scalars = {f'train/{k}': float(np.mean([m[k] for m in fetched]))
+                   for k in fetched[0]}
+        rates = progress.update(done)
+        if rates is not None:
+          scalars['train/examples_per_sec'] = rates['examples_per_sec']
+        writer.write_scalars(done, scalars)
+        metrics_lib.log(metrics_lib.format_progress(done, total_steps, rates, {
+            k: v for k, v in scalars.items() if 'per_sec' not in k}))
+      with progress.paused():
+        if config.eval_every_steps and done % config.eval_every_steps == 0:
+          check_finite()
+          writer.write_scalars(done, evaluate(
+              state, dataset, config, mesh, eval_fn, eval_key,
+              config.eval_examples))
+        if config.sample_every_steps and done % config.sample_every_steps == 0:
+          images(done)
+        if done % config.ckpt_every_steps == 0 or done == total_steps:
+          save(done)
 
-  # Final evaluation on the whole test split.
-  check_finite()
-  final = evaluate(state, dataset, config, mesh, eval_fn, eval_key, 0)
-  if hasattr(objective, 'dataset_metrics'):
-    # Statistics of the whole split that are not means of per-example values.
-    var = {'params': eval_params(state), **state.mutables}
-    final.update({f'eval/test/{k}': float(v) for k, v in
-                  objective.dataset_metrics(var, dataset).items()})
-  writer.write_scalars(total_steps, final)
-  images(total_steps)
-  ckpt.close()
-  writer.close()
+    # Final evaluation on the whole test split.
+    check_finite()
+    final = evaluate(state, dataset, config, mesh, eval_fn, eval_key, 0)
+    if hasattr(objective, 'dataset_metrics'):
+      # Statistics of the whole split that are not means of per-example values.
+      var = {'params': eval_params(state), **state.mutables}
+      final.update({f'eval/test/{k}': float(v) for k, v in
+                    objective.dataset_metrics(var, dataset).items()})
+    writer.write_scalars(total_steps, final)
+    images(total_steps)
+  finally:
+    writer.close()
+    ckpt.close()
   if jax.process_index() == 0:
     with open(os.path.join(workdir, 'final_metrics.json'), 'w') as f:
       json.dump({'step': total_steps, **final}, f, indent=1)
   metrics_lib.log('final: %s', ' '.join(f'{k}={v:.5g}' for k, v in final.items()))
   return final
+
+
+def _float_leaves(tree):
+  """(path, array) for every floating-point array of a host tree."""
+  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+    a = np.asarray(leaf)
+    if np.issubdtype(a.dtype, np.floating):
+      yield jax.tree_util.keystr(path), a
 
 
 def read_run_config(workdir, flag='workdir', hint='train it first'):

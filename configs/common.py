@@ -8,28 +8,43 @@ import itertools
 
 import ml_collections
 
+from common.errors import ConfigError
+
 
 def parse_arg(arg, **spec):
   """Parses 'smoke' or 'k=v,flag,...' into a ConfigDict typed by `spec`.
 
-  Bare words set boolean fields to True, e.g. 'smoke,data=mnist'.
+  Bare words set boolean fields to True, e.g. 'smoke,data=mnist'; a boolean
+  given a value takes true/false, yes/no, 1/0 and nothing else.
   """
   out = ml_collections.ConfigDict(spec)
   for item in filter(None, (arg or '').split(',')):
-    key, _, value = item.partition('=')
+    key, has_value, value = item.partition('=')
     if key not in spec:
-      raise ValueError(f'unknown config argument {key!r}; '
-                       f'known: {sorted(spec)}')
+      raise ConfigError(f'unknown config argument {key!r}; '
+                        f'known: {sorted(spec)}')
     default = spec[key]
-    if not _:
+    if not has_value:
       if not isinstance(default, bool):
-        raise ValueError(f'config argument {key!r} needs a value')
+        raise ConfigError(f'config argument {key!r} needs a value')
       out[key] = True
     elif isinstance(default, bool):
-      out[key] = value.lower() in ('1', 'true', 'yes')
+      if value.lower() not in _BOOLEANS:
+        raise ConfigError(f'config argument {key}={value!r} is not a boolean; '
+                          f'use {key}, {key}=true or {key}=false')
+      out[key] = _BOOLEANS[value.lower()]
     else:
-      out[key] = type(default)(value)
+      try:
+        out[key] = type(default)(value)
+      except ValueError:
+        raise ConfigError(f'config argument {key}={value!r} is not '
+                          f'{"an" if type(default) is int else "a"} '
+                          f'{type(default).__name__}') from None
   return out
+
+
+_BOOLEANS = {'1': True, 'true': True, 'yes': True,
+             '0': False, 'false': False, 'no': False}
 
 
 def base_config():
@@ -238,7 +253,7 @@ def vae_layers(m, layers):
   elif layers == 2:
     m.latents, m.hidden = (100, 50), ((200, 200), (100, 100))
   else:
-    raise ValueError(f'layers must be 1 or 2, got {layers}')
+    raise ConfigError(f'layers must be 1 or 2, got {layers}')
   return m
 
 

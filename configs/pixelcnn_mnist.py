@@ -19,6 +19,7 @@ softmax over the dataset's levels (2, or 256 for 8-bit). Arguments:
 levels=2|256, model=pixelcnn|gated_pixelcnn, features, depth, epochs.
 Reports the exact test NLL in nats (`nll_nats`) and bits/dim (`bpd`).
 """
+from common.errors import ConfigError
 from configs import common
 
 
@@ -32,7 +33,7 @@ def get_config(arg=None):
   elif a.levels == 256:
     c.data.name = 'mnist'
   else:
-    raise ValueError(f'levels must be 2 or 256, got {a.levels}')
+    raise ConfigError(f'levels must be 2 or 256, got {a.levels}')
   c.model = common.pixelcnn_model(a.model, features=a.features, depth=a.depth,
                                   first_kernel=7, kernel=5,
                                   output_features=256)

@@ -21,6 +21,7 @@ free_bits (nats per latent dimension, Kingma et al. 2016; against posterior
 collapse with that strong decoder).
 Test NLL is -L_5000.
 """
+from common.errors import ConfigError
 from configs import common
 
 _TRAIN_SIZE = {'mnist': 60000, 'binarized_mnist': 50000}
@@ -34,7 +35,7 @@ def get_config(arg=None):
   c = common.base_config()
   c.entry = 'vae.train'
   if a.data not in _TRAIN_SIZE:
-    raise ValueError(f'data must be mnist or binarized_mnist, got {a.data!r}')
+    raise ConfigError(f'data must be mnist or binarized_mnist, got {a.data!r}')
   c.data.name = a.data
   c.model = common.vae_layers(common.vae_model(
       objective=a.objective, k=a.k, likelihood=a.likelihood,

@@ -9,9 +9,11 @@ import importlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import jax
@@ -21,6 +23,7 @@ import tensorflow_datasets as tfds
 
 import launch
 from common import checkpoint
+from common.errors import ConfigError, DataError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -233,20 +236,167 @@ def test_batch_not_divisible_by_devices(tmp_path):
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   workdir = tmp_path / 'nan'
-  # A learning rate of 1e30 sends the coupling scales to +-1e30 after one
-  # update, so the second loss is non-finite.
+  # A learning rate of 1e30 sends the coupling scales to ~1e28 (warm-up
+  # makes the first updates small, not zero): finite parameters at which
+  # the loss is not. Such a state is never saved as good.
   proc, _ = _cli(['--config=configs/realnvp_2d.py:smoke', f'--workdir={workdir}',
                   '--config.optim.learning_rate=1e30',
                   '--config.ckpt_every_steps=1'])
   line = _assert_one_line_error(proc, 'non-finite')
   bad = int(re.search(r'at step (\d+)', line).group(1))
-  assert bad <= 3, line  # Warm-up makes the first update small, not zero.
-  assert f'checkpoint (step {bad - 1})' in line
+  assert 2 < bad <= 4, line
+  # Step `bad` evaluates the parameters after bad - 1 updates: bad - 2 is
+  # the last good state.
+  assert f'checkpoint (step {bad - 2})' in line
   kept = sorted(int(s) for s in os.listdir(workdir / 'checkpoints'))
-  assert kept == list(range(1, bad)), line
+  assert kept == list(range(1, bad - 1)), line
   state, _ = checkpoint.Checkpointer(str(workdir / 'checkpoints')).restore(None)
   assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state)
              if np.issubdtype(np.asarray(x).dtype, np.floating))
+  # Resuming from it with a sane learning rate finishes.
+  proc, _ = _cli(['--config=configs/realnvp_2d.py:smoke', f'--workdir={workdir}',
+                  '--config.optim.learning_rate=1e-3'])
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert f'resumed from step {bad - 2}' in proc.stderr
+
+
+def _read(path):
+  with open(path) as f:
+    return f.read()
+
+
+def test_run_record_written_after_validation_and_kept(tmp_path):
+  workdir = str(tmp_path / 'w')
+  # Data that does not exist: nothing is created.
+  bad = _config('realnvp_2d')
+  bad.data.name, bad.data.npz_path = 'npz', str(tmp_path / 'none.npz')
+  with pytest.raises(DataError, match='not found'):
+    launch.run(bad, workdir, 'cmd bad')
+  assert not os.path.exists(workdir)
+  launch.run(_config('realnvp_2d'), workdir, 'cmd 1')
+  assert json.loads(_read(os.path.join(workdir, 'config.json')))['total_steps'] == 4
+  assert _read(os.path.join(workdir, 'command.txt')) == 'cmd 1\n'
+  # Restarting with other overrides keeps the earlier record.
+  longer = _config('realnvp_2d')
+  longer.total_steps = 6
+  launch.run(longer, workdir, 'cmd 2')
+  assert json.loads(_read(os.path.join(workdir, 'config.1.json')))['total_steps'] == 4
+  assert _read(os.path.join(workdir, 'command.1.txt')) == 'cmd 1\n'
+  assert json.loads(_read(os.path.join(workdir, 'config.json')))['total_steps'] == 6
+  assert _read(os.path.join(workdir, 'command.txt')) == 'cmd 2\n'
+  assert [r['step'] for r in _metrics(workdir) if 'train/loss' in r] == list(range(1, 7))
+  # Another model in the same workdir: one line naming every differing key,
+  # and the record is left as it was.
+  other = _config('realnvp_2d')
+  other.total_steps = 6
+  hidden, couplings = other.model.hidden, other.model.num_couplings
+  other.model.hidden, other.model.num_couplings = hidden + 8, couplings + 2
+  with pytest.raises(ConfigError) as info:
+    launch.run(other, workdir, 'cmd 3')
+  message = str(info.value)
+  assert f'model.hidden: {hidden} (saved) vs {hidden + 8} (now)' in message
+  assert (f'model.num_couplings: {couplings} (saved) vs {couplings + 2} (now)'
+          in message)
+  assert '2 key(s)' in message and '\n' not in message
+  assert _read(os.path.join(workdir, 'command.txt')) == 'cmd 2\n'
+  assert not os.path.exists(os.path.join(workdir, 'config.2.json'))
+
+
+def test_corrupt_latest_checkpoint_falls_back_and_resumes_exactly(tmp_path):
+  full, damaged = str(tmp_path / 'full'), str(tmp_path / 'damaged')
+  launch.run(_config('realnvp_2d'), full)
+  shutil.copytree(full, damaged)
+  # The array data orbax reads (state/ocdbt.process_0/ holds copies it does
+  # not read once the save is finalised).
+  target = max(glob.glob(os.path.join(damaged, 'checkpoints', '4', 'state', 'd',
+                                      '*')), key=os.path.getsize)
+  data = bytearray(open(target, 'rb').read())
+  for i in range(0, len(data), 97):  # Some bytes of a file may go unread.
+    data[i] ^= 0x01
+  with open(target, 'wb') as f:
+    f.write(bytes(data))
+  proc, _ = _cli(['--config=configs/realnvp_2d.py:smoke', f'--workdir={damaged}'])
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  # One line names the damaged checkpoint; none of orbax's read tracebacks.
+  assert 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+  assert 'never retrieved' not in proc.stderr, proc.stderr[-3000:]
+  named = [l for l in proc.stderr.splitlines()
+           if os.path.join('checkpoints', '4') in l and 'moved' not in l]
+  assert len(named) == 1, proc.stderr[-3000:]
+  assert 'resuming from the newest intact checkpoint, step 2' in proc.stderr
+  assert os.listdir(os.path.join(damaged, 'corrupt_checkpoints')) == ['4']
+  a, _ = checkpoint.Checkpointer(os.path.join(full, 'checkpoints')).restore(None, 4)
+  b, _ = checkpoint.Checkpointer(os.path.join(damaged, 'checkpoints')).restore(None, 4)
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    np.testing.assert_array_equal(x, y)
+  train = [r['step'] for r in _metrics(damaged) if 'train/loss' in r]
+  assert train == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize('args, fragments', [
+    (['--config=configs/nope.py'], ['config file not found: configs/nope.py']),
+    (['--config=configs/realnvp_digits.py:foo=bar'],
+     ["unknown config argument 'foo'", 'realnvp_digits.py:foo=bar']),
+    (['--config=configs/realnvp_digits.py:smoke=maybe'],
+     ["smoke='maybe' is not a boolean"]),
+    (['--config=configs/vae_mnist.py:k=many'], ["k='many' is not an int"]),
+])
+def test_bad_config_argument_is_one_line(args, fragments, tmp_path, capsys):
+  workdir = tmp_path / 'w'
+  code = launch.main(['launch.py', *args, f'--workdir={workdir}'])
+  err = capsys.readouterr().err
+  assert code != 0 and 'Traceback' not in err, err
+  lines = err.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith('error: '), err
+  for fragment in fragments:
+    assert fragment in lines[0]
+  assert not os.path.exists(workdir)
+
+
+def test_bad_workdir_is_one_line(tmp_path, capsys):
+  (tmp_path / 'file').write_text('')
+  for workdir, fragment in ((tmp_path / 'file', 'is a file, not a directory'),
+                            (tmp_path / 'file' / 'sub', 'is a file')):
+    code = launch.main(['launch.py', '--config=configs/realnvp_digits.py:smoke',
+                        f'--workdir={workdir}'])
+    err = capsys.readouterr().err
+    assert code != 0 and err.count('error:') == 1 and fragment in err, err
+    assert 'Traceback' not in err
+
+
+def test_read_only_workdir_is_one_line(tmp_path):
+  # Root writes anywhere on a writable file system; run the launcher as an
+  # unprivileged user then.
+  base = tempfile.mkdtemp()
+  try:
+    os.chmod(base, 0o755)
+    locked = os.path.join(base, 'locked')
+    os.mkdir(locked, 0o555)
+    prefix = []
+    if os.geteuid() == 0:
+      if not shutil.which('setpriv'):
+        pytest.skip('running as root without setpriv')
+      prefix = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+    for workdir, fragment in ((locked, 'is not writable'),
+                              (os.path.join(locked, 'new'), 'cannot be created')):
+      proc = subprocess.run(
+          [*prefix, sys.executable, 'launch.py',
+           '--config=configs/realnvp_digits.py:smoke', f'--workdir={workdir}'],
+          cwd=ROOT, capture_output=True, text=True, timeout=120,
+          env=dict(os.environ, PYTHONDONTWRITEBYTECODE='1'))
+      _assert_one_line_error(proc, fragment)
+    assert os.listdir(locked) == []
+  finally:
+    os.chmod(os.path.join(base, 'locked'), 0o755)
+    shutil.rmtree(base)
+
+
+def test_npz_path_for_a_dataset_that_reads_no_files(tmp_path):
+  proc, _ = _cli(['--config=configs/realnvp_digits.py:smoke',
+                  f'--workdir={tmp_path / "w"}',
+                  f'--config.data.npz_path={tmp_path / "x.npz"}'])
+  _assert_one_line_error(proc, "data.npz_path is set but data.name='digits'")
+  assert not os.path.exists(tmp_path / 'w')
 
 
 def test_eight_devices_match_one_device(tmp_path):
@@ -272,6 +422,8 @@ def test_sweep_and_dry_run(tmp_path, capsys):
   assert code == 0
   commands = capsys.readouterr().out.strip().splitlines()
   assert len(commands) == 3
+  # They run as printed: this interpreter, this launcher.
+  assert all(shlex.split(c)[:2] == [sys.executable, 'launch.py'] for c in commands)
   assert all('--config.total_steps=2' in c and '--config.optim.learning_rate=' in c
              for c in commands)
   proc, _ = _cli(['--config=configs/realnvp_2d.py:smoke',

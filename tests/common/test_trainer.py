@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from common import data as data_lib
+from common import metrics as metrics_lib
 from common import trainer
 from common.errors import NonFiniteLossError
 from configs import common as config_common
@@ -106,14 +107,136 @@ def test_nan_guard_freezes_state_and_names_the_step(tmp_path):
   # mu moves from 0 towards ~3 under SGD, then the loss turns NaN once mu is
   # pushed below -1 by a negative learning rate: the first update is fine,
   # the NaN appears at a step we can compute.
-  c = _config(**{'optim.learning_rate': -0.5, 'ckpt_every_steps': 1,
+  c = _config(**{'optim.learning_rate': -0.1, 'ckpt_every_steps': 1,
                  'log_every_steps': 1, 'total_steps': 10})
   with pytest.raises(NonFiniteLossError, match=r'at step (\d+)') as info:
     trainer.fit(c, str(tmp_path), MeanObjective(nan_below=-1.0), _dataset())
   bad = int(re.search(r'at step (\d+)', str(info.value)).group(1))
-  assert 2 <= bad <= 4
+  assert 4 <= bad <= 6  # mu = -0.3, -0.63, -0.99, -1.39 after 1..4 updates.
+  # Step `bad` computes the loss at the parameters after bad - 1 updates, so
+  # checkpoint bad - 1 is not good and was never written.
   kept = sorted(int(s) for s in os.listdir(tmp_path / 'checkpoints'))
-  assert kept and max(kept) == bad - 1
+  assert kept == list(range(1, bad - 1))
+  assert f'checkpoint (step {bad - 2})' in str(info.value)
+
+
+def test_a_blown_up_update_is_never_saved_as_good(tmp_path):
+  # One SGD step with lr 1e27 sends mu to ~6e27: finite, but its squared
+  # error overflows float32, so the loss at those parameters is inf.
+  c = _config(**{'optim.learning_rate': 1e27, 'ckpt_every_steps': 1,
+                 'log_every_steps': 1, 'total_steps': 6})
+  with pytest.raises(NonFiniteLossError, match='at step 2') as info:
+    trainer.fit(c, str(tmp_path), MeanObjective(), _dataset())
+  assert 'No checkpoint was saved' in str(info.value)
+  assert not os.listdir(tmp_path / 'checkpoints')
+  # So the same workdir with a sane learning rate trains to the optimum.
+  ds = _dataset()
+  final = trainer.fit(_config(), str(tmp_path), MeanObjective(), ds)
+  expected = np.mean(np.square(ds.x_test - ds.x_train.mean(0)))
+  assert final['eval/test/sq_err'] == pytest.approx(expected, rel=2e-2)
+
+
+class OverflowingStatistics(MeanObjective):
+  """A finite loss and gradient, but a running statistic (a mutable
+  collection, as batch norm keeps) that overflows to inf at step 2."""
+
+  def init(self, rng, batch):
+    return {**super().init(rng, batch), 'stats': {'m': jnp.ones(())}}
+
+  def loss(self, variables, batch, rng, train):
+    loss, metrics, _ = super().loss(variables, batch, rng, train)
+    return loss, metrics, {'stats': {'m': variables['stats']['m'] * 1e20}}
+
+
+def test_non_finite_state_values_are_never_saved(tmp_path):
+  c = _config(**{'ckpt_every_steps': 1, 'log_every_steps': 1, 'total_steps': 4})
+  with pytest.raises(NonFiniteLossError,
+                     match=r"values in .mutables\['stats'\]\['m'\] at step 2"):
+    trainer.fit(c, str(tmp_path), OverflowingStatistics(), _dataset())
+  assert os.listdir(tmp_path / 'checkpoints') == ['1']
+
+
+class KilledAt(MeanObjective):
+  """Stops the process (as a kill would) in the sample hook at `step`."""
+
+  def __init__(self, step):
+    super().__init__()
+    self.calls, self.step = 0, step
+
+  def sample_images(self, variables, rng):
+    self.calls += 1
+    if self.calls == self.step:
+      raise KeyboardInterrupt
+    return {}
+
+
+def _records(workdir):
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    return [json.loads(line) for line in f]
+
+
+def test_resume_after_a_kill_records_each_step_once(tmp_path):
+  # Logged at every step, checkpointed every 5, killed at step 8: steps 6-8
+  # are in metrics.jsonl but not in any checkpoint, and a cut-off line ends
+  # the file.
+  c = _config(**{'total_steps': 12, 'log_every_steps': 1, 'ckpt_every_steps': 5,
+                 'sample_every_steps': 1, 'eval_every_steps': 4})
+  with pytest.raises(KeyboardInterrupt):
+    trainer.fit(c, str(tmp_path), KilledAt(8), _dataset())
+  with open(tmp_path / 'metrics.jsonl', 'a') as f:
+    f.write('{"step": 9, "train/lo')
+  with open(tmp_path / 'metrics.jsonl') as f:
+    logged = [json.loads(line)['step'] for line in f.readlines()[:-1]]
+  assert max(logged) == 8
+  trainer.fit(c, str(tmp_path), MeanObjective(), _dataset())
+  records = _records(tmp_path)
+  pairs = [(r['step'], k) for r in records for k in r if k != 'step']
+  assert len(pairs) == len(set(pairs))
+  assert [r['step'] for r in records if 'train/loss' in r] == list(range(1, 13))
+  assert [r['step'] for r in records if 'eval/test/sq_err' in r] == [4, 8, 12]
+  # A rerun of the finished run (killed after its final evaluation, say)
+  # adds nothing twice either.
+  trainer.fit(c, str(tmp_path), MeanObjective(), _dataset())
+  pairs = [(r['step'], k) for r in _records(tmp_path) for k in r if k != 'step']
+  assert len(pairs) == len(set(pairs))
+
+
+def test_keep_checkpoints_holds_after_a_kill(tmp_path):
+  # orbax deletes the oldest checkpoint after the next save completes; a kill
+  # in between leaves keep + 1 of them. Resuming prunes them back to keep.
+  c = _config(**{'total_steps': 20, 'ckpt_every_steps': 5,
+                 'keep_checkpoints': 4})
+  trainer.fit(c, str(tmp_path), MeanObjective(), _dataset())
+  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['10', '15', '20', '5']
+  c.keep_checkpoints = 2
+  trainer.fit(c, str(tmp_path), MeanObjective(), _dataset())
+  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['15', '20']
+
+
+def test_progress_rate_excludes_compile_and_evaluation_time(monkeypatch):
+  now = [100.0]
+  monkeypatch.setattr(metrics_lib.time, 'time', lambda: now[0])
+  progress = metrics_lib.Progress(total_steps=101, batch_size=8, start_step=0)
+  now[0] += 30.0                  # The first step compiles for 30 s.
+  progress.start(1)
+  assert progress.update(1) is None
+  now[0] += 10.0                  # Ten steps at 1 s each ...
+  with progress.paused():
+    now[0] += 50.0                # ... and a 50 s evaluation.
+  rates = progress.update(11)
+  assert rates['steps_per_sec'] == pytest.approx(1.0)
+  assert rates['examples_per_sec'] == pytest.approx(8.0)
+  assert rates['eta_sec'] == pytest.approx(90.0)
+
+
+def test_first_progress_line_says_it_includes_compiling(tmp_path, capsys):
+  c = _config(**{'total_steps': 3, 'log_every_steps': 1})
+  trainer.fit(c, str(tmp_path), MeanObjective(), _dataset())
+  lines = [l for l in capsys.readouterr().err.splitlines() if ' step ' in l]
+  assert 'first step (includes compiling)' in lines[0]
+  assert all('steps/s' in l and 'ETA' in l for l in lines[1:3])
+  first = [r for r in _records(tmp_path) if r['step'] == 1][0]
+  assert 'train/examples_per_sec' not in first
 
 
 def test_partial_evaluation_uses_a_fixed_random_subset(tmp_path):

@@ -1,0 +1,132 @@
+"""The run record: `config.json` and `command.txt` in the workdir.
+
+An entry commits the record only once its config, data and (for a resumed
+run) checkpoint have been validated, so a run that stops on bad input leaves
+no record behind, and a workdir's `config.json` always describes what its
+checkpoints hold. When a run restarts with another config (other overrides),
+the earlier record is kept as `config.<n>.json` and `command.<n>.txt`
+(n = 1, 2, ... in order), never overwritten.
+
+`launch.py` sets the command line with `command_line(...)`; runs started from
+Python write no `command.txt`.
+
+A resumed run must build the same model: `check_resumable` compares the
+keys that shape the saved state (`entry`, `model.*`, `data.name`,
+`data.levels`) with the saved config and stops with one line listing every
+difference.
+"""
+import contextlib
+import contextvars
+import json
+import os
+
+import jax
+
+from common.errors import ConfigError
+
+_COMMAND = contextvars.ContextVar('command', default=None)
+
+# Keys whose values shape the train state; a resumed run may change any other.
+STATE_KEYS = ('entry', 'model', 'data.name', 'data.levels')
+
+
+@contextlib.contextmanager
+def command_line(command):
+  """Runs inside this context record `command` (a string) in command.txt."""
+  token = _COMMAND.set(command)
+  try:
+    yield
+  finally:
+    _COMMAND.reset(token)
+
+
+def as_dict(config):
+  """The config as plain JSON values (tuples become lists, as saved)."""
+  return json.loads(config.to_json_best_effort())
+
+
+def saved_config(workdir):
+  """The workdir's saved config.json as a dict, or None."""
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    return None
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except ValueError as e:
+    raise ConfigError(f'{path} is not valid JSON ({e}); restore it or move '
+                      'the workdir away') from e
+
+
+def check_resumable(config, workdir):
+  """Stops if `config` would build another state than the saved run's."""
+  saved = saved_config(workdir)
+  if saved is None:
+    return
+  diffs = differences(_select(saved), _select(as_dict(config)))
+  if diffs:
+    shown = '; '.join(f'{k}: {a} (saved) vs {b} (now)' for k, a, b in diffs[:8])
+    more = f'; and {len(diffs) - 8} more' if len(diffs) > 8 else ''
+    raise ConfigError(
+        f'cannot resume {workdir}: the model config differs from its saved '
+        f'config.json in {len(diffs)} key(s): {shown}{more}. Use the saved '
+        'values or another --workdir')
+
+
+def commit(config, workdir):
+  """Writes config.json (and command.txt), keeping a differing earlier pair."""
+  if jax.process_index() != 0:
+    return
+  os.makedirs(workdir, exist_ok=True)
+  config_path = os.path.join(workdir, 'config.json')
+  command_path = os.path.join(workdir, 'command.txt')
+  command = _COMMAND.get()
+  saved = saved_config(workdir)
+  if saved is not None and saved == as_dict(config):
+    if command and not os.path.exists(command_path):
+      _write(command_path, command + '\n')
+    return
+  if saved is not None:
+    n = 1
+    while os.path.exists(os.path.join(workdir, f'config.{n}.json')):
+      n += 1
+    os.replace(config_path, os.path.join(workdir, f'config.{n}.json'))
+    if os.path.exists(command_path):
+      os.replace(command_path, os.path.join(workdir, f'command.{n}.txt'))
+  _write(config_path, config.to_json_best_effort(indent=1))
+  if command:
+    _write(command_path, command + '\n')
+
+
+def differences(a, b, prefix=''):
+  """[(dotted key, value in a, value in b)] where nested dicts a, b differ."""
+  out = []
+  for key in sorted(set(a) | set(b), key=str):
+    name = f'{prefix}{key}'
+    va, vb = a.get(key, '<absent>'), b.get(key, '<absent>')
+    if isinstance(va, dict) and isinstance(vb, dict):
+      out += differences(va, vb, name + '.')
+    elif va != vb:
+      out.append((name, va, vb))
+  return out
+
+
+def _select(config_dict):
+  out = {}
+  for key in STATE_KEYS:
+    *parents, leaf = key.split('.')
+    src, dst = config_dict, out
+    for p in parents:
+      src = src.get(p, {}) if isinstance(src, dict) else {}
+      dst = dst.setdefault(p, {})
+    if isinstance(src, dict) and leaf in src:
+      dst[leaf] = src[leaf]
+  return out
+
+
+def _write(path, text):
+  """Writes whole or not at all (a temporary file renamed into place)."""
+  tmp = path + '.partial'
+  with open(tmp, 'w') as f:
+    f.write(text)
+  os.replace(tmp, path)
