@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from common import metrics as metrics_lib
+from common import record
 from common.errors import ConfigError
 from hmc import diagnostics
 from hmc import sampling
@@ -70,6 +71,7 @@ def main(config, workdir):
     jax.config.update('jax_enable_x64', True)
   dtype = jnp.float64 if config.float64 else jnp.float32
   target = build_target(config)
+  record.commit(config, workdir)  # The target is valid: record the run.
   init_key, run_key = jax.random.split(jax.random.key(config.seed))
   res = sampling.run_chains(
       run_key, target.logdensity,
@@ -107,15 +109,30 @@ def summarise(res, rows, target):
       'compile_s': res.compile_s, 'run_s': res.run_s,
       'step_size': float(np.mean(res.step_size))}
   if target.mean is not None:
-    x = res.draws
+    x = np.asarray(res.draws, np.float64)
     mean, var = x.mean((0, 1)), x.var((0, 1))
-    # Monte Carlo standard errors from the bulk ESS (the variance's
-    # standard error uses the Gaussian approximation var * sqrt(2 / ESS)).
-    z_mean = (mean - target.mean) / np.sqrt(target.var / ess_bulk)
-    z_var = (var - target.var) / (target.var * np.sqrt(2.0 / ess_bulk))
+    # Monte Carlo standard errors as ArviZ's mcse: the mean's from the ESS
+    # of x, the variance's from the ESS of the squared deviations.
+    ess_mean = np.array([diagnostics.ess(x[..., i]) for i in range(x.shape[-1])])
+    z_mean = (mean - target.mean) / np.sqrt(target.var / ess_mean)
+    z_var = (var - target.var) / _mcse_var(x, mean)
     out['max_abs_z_mean'] = float(np.max(np.abs(z_mean)))
     out['max_abs_z_var'] = float(np.max(np.abs(z_var)))
   return out
+
+
+def _mcse_var(x, mean):
+  """Monte Carlo standard error of the variance of each x[..., i] [chains,
+  draws, d]: the variance x.var() is the mean of the squared deviations
+  s = (x - mean)^2, so its error is sd(s) / sqrt(ESS(s)) -- the ESS of the
+  squared deviations, not of x (on antithetic chains ESS(x) can exceed the
+  draws while ESS(s) stays below). As ArviZ's mcse(method='sd') before its
+  delta method."""
+  out = []
+  for i in range(x.shape[-1]):
+    s = (x[..., i] - mean[i])**2
+    out.append(np.sqrt(s.var() / diagnostics.ess(s)))
+  return np.array(out)
 
 
 def write_outputs(workdir, res, rows, table, final, target, config):

@@ -144,8 +144,10 @@ def test_ess_and_rhat_against_ar1_and_numpyro():
     exact = x.size * (1 - phi) / (1 + phi)
     assert diagnostics.ess(x) == pytest.approx(exact, rel=0.1)
     assert diagnostics.ess_bulk(x) == pytest.approx(exact, rel=0.1)
-    assert diagnostics.ess(x) == pytest.approx(
-        float(numpyro_diag.effective_sample_size(x)), rel=1e-9)
+    # NumPyro neither splits chains nor adds Geyer's last even-lag term
+    # (ArviZ's exact agreement is in test_diagnostics.py): close, not equal.
+    assert diagnostics.ess(x, split=False) == pytest.approx(
+        float(numpyro_diag.effective_sample_size(x)), rel=1e-3)
     assert diagnostics.split_rhat(x) == pytest.approx(
         float(numpyro_diag.split_gelman_rubin(x)), rel=1e-9)
     assert diagnostics.rhat(x) < 1.01
