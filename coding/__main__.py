@@ -1,13 +1,17 @@
 """Command line: lossless image compression with a trained VAE (BB-ANS).
 
   python -m coding compress --model=WORKDIR IN.npz OUT [--chains=100]
-      [--bucket_bits=8] [--precision=24]
-  python -m coding decompress --model=WORKDIR IN OUT.npz
+      [--bucket_bits=8] [--precision=24] [--force]
+  python -m coding decompress --model=WORKDIR IN OUT.npz [--force]
 
 IN.npz holds uint8 images [N, H, W(, C)] under the key x (or x_test, or
-images). Bad input (wrong shape or dtype, a corrupt or truncated file, a
-different model) stops with one `error:` line and exit status 1, and leaves
-no output file behind.
+images); decompressing gives them back under x in the same shape. An
+existing OUT is only overwritten with --force. Options and the output path
+are checked before the model is loaded or anything is coded, and a
+compressed file's header before its model is loaded. Bad input (bad
+options, an unwritable output, wrong shape or dtype, a corrupt or truncated
+file, a different model) stops with one `error:` line and exit status 1,
+and leaves no output file behind.
 """
 import argparse
 import os
@@ -16,6 +20,16 @@ import time
 
 from coding import compressor
 from common.errors import UserError
+
+
+class _UsageError(UserError):
+  """A command line argparse rejects (reported like every other error)."""
+
+
+class _Parser(argparse.ArgumentParser):
+
+  def error(self, message):
+    raise _UsageError(f'{message} (see `{self.prog} --help`)')
 
 
 def _progress(label):
@@ -31,41 +45,60 @@ def _progress(label):
   return show
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(prog='python -m coding')
+def _parser():
+  parser = _Parser(prog='python -m coding')
   sub = parser.add_subparsers(dest='command', required=True)
   c = sub.add_parser('compress', help='images (.npz) -> compressed file')
   c.add_argument('--model', required=True, help='workdir of a trained VAE')
-  c.add_argument('--chains', type=int, default=100)
-  c.add_argument('--bucket_bits', type=int, default=8)
-  c.add_argument('--precision', type=int, default=24)
-  c.add_argument('input')
-  c.add_argument('output')
+  c.add_argument('--chains', type=int, default=100,
+                 help='parallel chains (a positive integer; lowered to a '
+                 'divisor of the number of images)')
+  c.add_argument('--bucket_bits', type=int, default=8,
+                 help='latent discretisation, 1..16 bits')
+  c.add_argument('--precision', type=int, default=24,
+                 help='bits of the coding tables, bucket_bits+1..32')
   d = sub.add_parser('decompress', help='compressed file -> images (.npz)')
   d.add_argument('--model', required=True, help='workdir of the same VAE')
-  d.add_argument('input')
-  d.add_argument('output')
-  args = parser.parse_args(argv)
+  for p in (c, d):
+    p.add_argument('--force', action='store_true',
+                   help='overwrite an existing output')
+    p.add_argument('input')
+    p.add_argument('output')
+  return parser
+
+
+def _read(path):
+  if not os.path.isfile(path):
+    raise UserError(f'no such file: {path}')
   try:
+    with open(path, 'rb') as f:
+      return f.read()
+  except OSError as e:
+    raise UserError(f'cannot read {path}: {e.strerror}') from e
+
+
+def main(argv=None):
+  try:
+    args = _parser().parse_args(argv)
+    compressor.check_output(args.output, args.force)
     if args.command == 'compress':
+      compressor.check_options(args.chains, args.bucket_bits, args.precision)
       images = compressor.read_npz_images(args.input)
       model, fingerprint, _, _ = compressor.load_model(args.model)
       data = compressor.compress(model, fingerprint, images, args.chains,
                                  args.bucket_bits, args.precision,
                                  progress=_progress('compress'))
-      compressor.write_bytes(args.output, data)
+      compressor.write_bytes(args.output, data, args.force)
       dims = images.size
       print(f'{len(images)} images -> {len(data)} bytes '
             f'({8 * len(data) / dims:.4f} bits/dim)')
     else:
-      if not os.path.exists(args.input):
-        raise UserError(f'no such file: {args.input}')
-      with open(args.input, 'rb') as f:
-        data = f.read()
+      data = _read(args.input)
+      compressor.parse(data)   # A damaged file fails before the model loads.
       model, fingerprint, _, _ = compressor.load_model(args.model)
       images = compressor.decompress(model, fingerprint, data,
                                      _progress('decompress'))
-      compressor.write_npz(args.output, images)
+      compressor.write_npz(args.output, images, args.force)
       print(f'{len(images)} images -> {args.output}')
   except UserError as e:
     print(f'error: {e}', file=sys.stderr)

@@ -134,8 +134,9 @@ class BBANS:
   """Bits-back codec for batches of B images [B, *data_shape] on B lanes."""
 
   def __init__(self, model: VAECoderModel, bucket_bits=8, precision=24):
-    if not 1 <= bucket_bits <= 16 or bucket_bits >= precision:
-      raise ConfigError('need 1 <= bucket_bits <= 16 and bucket_bits < precision')
+    if not 1 <= bucket_bits <= 16 or not bucket_bits < precision <= 32:
+      raise ConfigError('need 1 <= bucket_bits <= 16 and bucket_bits < '
+                        'precision <= 32')
     self.model = model
     self.bits = bucket_bits
     self.precision = precision

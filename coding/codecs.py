@@ -5,7 +5,9 @@ Distributions become exact integer frequency tables (`quantize_pmf`) in
 which every symbol the model allows gets at least one slot out of
 2^precision, so nothing the model can emit is uncodable, and the tables are
 built deterministically so encoder and decoder agree bit for bit. Symbols
-of shape S occupy prod(S) consecutive lanes from an `offset`.
+of shape S occupy prod(S) consecutive lanes from an `offset`. Symbols must
+have an integer (or bool) dtype: anything else is a `rans.CodingError`,
+never a silent cast.
 
 * `Uniform(bits)`, `Categorical(freqs)` (a table per lane), `Bernoulli(p)`;
 * `DiscretizedLogisticMixture(...)`: 8-bit (or L-level) data under a
@@ -60,14 +62,24 @@ def _starts(freqs):
                          np.cumsum(freqs, -1)[..., :-1]], -1)
 
 
+def _integer_symbols(symbols, what='symbols'):
+  """Symbols as int64, refusing non-integer dtypes (1.5 is never cast)."""
+  s = np.asarray(symbols)
+  if s.dtype.kind not in 'iub':
+    raise rans.CodingError(f'{what} must be integers, got an array of {s.dtype}')
+  if s.dtype.kind == 'u' and s.size and s.max() > np.iinfo(np.int64).max:
+    raise rans.CodingError(f'{what} out of range')
+  return s.astype(np.int64)
+
+
 def Categorical(freqs, precision):
   """Symbols in 0..K-1 per lane under integer tables freqs [n, K]."""
-  freqs = np.asarray(freqs, np.int64)
+  freqs = _integer_symbols(freqs, 'frequency tables')
   starts = _starts(freqs)
   cum = np.cumsum(freqs, -1)
 
   def push(msg, symbols, offset=0):
-    s = np.asarray(symbols).reshape(-1, 1).astype(np.int64)
+    s = _integer_symbols(symbols).reshape(-1, 1)
     if s.shape[0] != freqs.shape[0]:
       raise rans.CodingError(f'{s.shape[0]} symbols for {freqs.shape[0]} tables')
     if np.any(s < 0) or np.any(s >= freqs.shape[-1]):
@@ -90,7 +102,7 @@ def Categorical(freqs, precision):
 def Uniform(bits, n):
   """n symbols uniform on 0..2^bits - 1."""
   def push(msg, symbols, offset=0):
-    s = np.asarray(symbols, np.int64).ravel()
+    s = _integer_symbols(symbols).ravel()
     if s.size != n or np.any(s < 0) or np.any(s >= 1 << bits):
       raise rans.CodingError(f'uniform codec needs {n} symbols in [0, 2^{bits})')
     return rans.push(msg, s, np.ones(n, np.int64), bits, offset)

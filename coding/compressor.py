@@ -1,23 +1,36 @@
 """Compressed image files: BB-ANS with a trained VAE, written atomically.
 
-File layout: the magic b'BBANSIMG', a format version byte, a 4-byte header
-length, a JSON header (image shape and dtype, number of images, chains,
-bucket bits, precision, initial words and their seed, and the fingerprint of
-the model), then the rANS message (which carries its own CRC-32).
+File layout (format version 2), little-endian:
+
+  b'BBANSIMG'  format version (1 byte)  header length L (4 bytes)
+  CRC-32 of everything before it and of the header (4 bytes)
+  JSON header (L bytes): the coded shape [N, *model shape], the input's
+      original shape (restored on decoding: [N, H, W] stays [N, H, W]),
+      dtype, chains, bucket bits, precision, initial words and their seed,
+      levels, and the fingerprint of the model
+  the rANS message (`rans.to_bytes`, which carries its own CRC-32)
+
+`read_header` checks the header's CRC and every key and type decoding
+reads before any decoding work, so a damaged header is one clear
+`rans.CodingError`.
 
 The fingerprint hashes the model's config and every parameter, so a file is
 only ever decoded with the exact model that encoded it; anything else is a
 clear error. Decoding must also end exactly at the file's initial bits, a
 second end-to-end check. Outputs go to a temporary file in the target
-directory and are renamed into place only when complete.
+directory and are renamed into place only when complete; `check_output`
+refuses a missing or unwritable directory, a directory as the output, and
+an existing output unless forced, before any coding work.
 """
 import contextlib
 import hashlib
 import io
 import json
+import math
 import os
 import struct
 import tempfile
+import zlib
 
 import jax
 import numpy as np
@@ -29,7 +42,10 @@ from common import trainer
 from common.errors import ConfigError
 
 MAGIC = b'BBANSIMG'
-VERSION = 1
+VERSION = 2        # 2: header CRC-32, original_shape.
+_PREFIX = struct.Struct('<BI')   # Version, header length.
+_HEADER_KEYS = ('shape', 'original_shape', 'dtype', 'chains', 'bucket_bits',
+                'precision', 'initial_words', 'seed', 'levels', 'model')
 
 
 def load_model(workdir):
@@ -91,9 +107,27 @@ def largest_divisor_at_most(n, k):
   return max(c for c in range(1, min(n, k) + 1) if n % c == 0)
 
 
+def check_options(chains, bucket_bits, precision):
+  """Coding options, checked before any work: one clear error each."""
+  def is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+  if not is_int(chains) or chains < 1:
+    raise ConfigError(f'--chains must be a positive integer, got {chains!r}')
+  if not is_int(bucket_bits) or not 1 <= bucket_bits <= 16:
+    raise ConfigError(f'--bucket_bits must be an integer in 1..16, got '
+                      f'{bucket_bits!r}')
+  if not is_int(precision) or not bucket_bits < precision <= 32:
+    raise ConfigError(f'--precision must be an integer in {bucket_bits + 1}..32 '
+                      f'(above --bucket_bits={bucket_bits}), got {precision!r}')
+
+
 def compress(model, fingerprint, images, chains=100, bucket_bits=8,
              precision=24, initial_words=0, seed=0, progress=None):
-  """Bytes of a compressed file holding `images`."""
+  """Bytes of a compressed file holding `images` (decompressed to the same
+  shape: a missing channel axis is added for coding and dropped again)."""
+  check_options(chains, bucket_bits, precision)
+  chains, bucket_bits, precision = int(chains), int(bucket_bits), int(precision)
+  original_shape = list(np.shape(images))
   images = check_images(images, model)
   chains = largest_divisor_at_most(len(images), chains)
   coder = bitsback.BBANS(model, bucket_bits, precision)
@@ -114,74 +148,166 @@ def compress(model, fingerprint, images, chains=100, bucket_bits=8,
       words = min(2 * words, safe)
   initial_words = words
   header = json.dumps({
-      'shape': list(images.shape), 'dtype': 'uint8', 'chains': chains,
+      'shape': list(images.shape), 'original_shape': original_shape,
+      'dtype': 'uint8', 'chains': chains,
       'bucket_bits': bucket_bits, 'precision': precision,
       'initial_words': initial_words, 'seed': seed, 'levels': model.levels,
       'model': fingerprint}).encode()
-  return (MAGIC + struct.pack('<BI', VERSION, len(header)) + header
+  prefix = MAGIC + _PREFIX.pack(VERSION, len(header))
+  return (prefix + struct.pack('<I', zlib.crc32(prefix + header)) + header
           + rans.to_bytes(msg))
 
 
+def _header_error(what):
+  return rans.CodingError(f'corrupt file header: {what}')
+
+
+def _check_header(header):
+  """Every key decoding reads, with its type and range."""
+  if not isinstance(header, dict):
+    raise _header_error('not a JSON object')
+  missing = sorted(set(_HEADER_KEYS) - set(header))
+  if missing:
+    raise _header_error(f'missing {", ".join(missing)}')
+  def whole(key, low=0, high=None):
+    v = header[key]
+    if (not isinstance(v, int) or isinstance(v, bool) or v < low
+        or (high is not None and v > high)):
+      raise _header_error(f'{key} = {v!r} is not an integer in {low}..'
+                          f'{"" if high is None else high}')
+    return v
+  def dims(key):
+    v = header[key]
+    if (not isinstance(v, list) or len(v) < 2 or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in v)):
+      raise _header_error(f'{key} = {v!r} is not a list of positive sizes')
+    return v
+  shape, original = dims('shape'), dims('original_shape')
+  chains = whole('chains', 1)
+  bits = whole('bucket_bits', 1, 16)
+  whole('precision', bits + 1, 32)
+  whole('initial_words', 0)
+  whole('seed', 0)
+  whole('levels', 2)
+  if header['dtype'] != 'uint8':
+    raise _header_error(f'dtype {header["dtype"]!r}, not uint8')
+  if not isinstance(header['model'], str):
+    raise _header_error('the model fingerprint is not a string')
+  if shape[0] % chains:
+    raise _header_error(f'{shape[0]} images do not split into {chains} chains')
+  if original[0] != shape[0] or math.prod(original) != math.prod(shape):
+    raise _header_error(f'original shape {original} does not match the coded '
+                        f'shape {shape}')
+
+
 def read_header(data):
-  if len(data) < len(MAGIC) + 5 or not data.startswith(MAGIC):
+  """(header, rest of the data) of a compressed file; the header is
+  checked against its CRC-32 and for every key and type decoding needs."""
+  if len(data) < len(MAGIC) + _PREFIX.size or not data.startswith(MAGIC):
     raise rans.CodingError('not a compressed image file (bad magic bytes)')
-  version, size = struct.unpack_from('<BI', data, len(MAGIC))
+  version, size = _PREFIX.unpack_from(data, len(MAGIC))
   if version != VERSION:
     raise rans.CodingError(f'file format version {version}; this code reads '
                            f'version {VERSION}')
-  start = len(MAGIC) + 5
+  start = len(MAGIC) + _PREFIX.size + 4
+  if len(data) < start + size:
+    raise rans.CodingError(f'truncated file: {len(data)} bytes, the header '
+                           f'alone needs {start + size}')
+  (crc,) = struct.unpack_from('<I', data, start - 4)
+  raw = data[start:start + size]
+  if zlib.crc32(data[:start - 4] + raw) != crc:
+    raise rans.CodingError('file header checksum mismatch: the file is corrupt')
   try:
-    header = json.loads(data[start:start + size])
+    header = json.loads(raw)
   except ValueError as e:
-    raise rans.CodingError(f'corrupt or truncated file header: {e}') from e
+    raise _header_error(str(e)) from e
+  _check_header(header)
   return header, data[start + size:]
 
 
-def decompress(model, fingerprint, data, progress=None):
-  """The images of a compressed file, verified."""
+def parse(data):
+  """(header, rANS message) of a compressed file, both fully checked."""
   header, body = read_header(data)
+  msg = rans.from_bytes(body)
+  if msg.num_lanes != header['chains']:
+    raise rans.CodingError('corrupt file: lane count differs from the header')
+  return header, msg
+
+
+def decompress(model, fingerprint, data, progress=None):
+  """The images of a compressed file, verified, in their original shape."""
+  header, msg = parse(data)
   if header['model'] != fingerprint:
     raise rans.CodingError(
         f'the file was compressed with model {header["model"]}, not with this '
         f'one ({fingerprint}); decode it with the same --model')
-  msg = rans.from_bytes(body)
   n, chains = header['shape'][0], header['chains']
-  if msg.num_lanes != chains:
-    raise rans.CodingError('corrupt file: lane count differs from the header')
+  if (tuple(header['shape'][1:]) != tuple(model.data_shape)
+      or header['levels'] != model.levels):
+    raise rans.CodingError(
+        f'the file holds {header["levels"]}-level images of shape '
+        f'{header["shape"][1:]}; the model codes {model.levels}-level '
+        f'{tuple(model.data_shape)}')
   coder = bitsback.BBANS(model, header['bucket_bits'], header['precision'])
   final, images = bitsback.decode_dataset(coder, msg, n, chains, progress)
   if final != rans.random_message(chains, header['initial_words'],
                                   header['seed']):
     raise rans.CodingError('decoding did not end at the initial bits: the file '
                            'is corrupt')
-  return images.reshape(header['shape'])
+  return images.reshape(header['original_shape'])
+
+
+def check_output(path, force=False):
+  """Fails (one line) unless `path` can be written: its directory exists
+  and is writable, it is not a directory, and it does not exist yet unless
+  `force`. Called before any coding work."""
+  directory = os.path.dirname(os.path.abspath(path))
+  if os.path.isdir(path):
+    raise ConfigError(f'output {path} is a directory')
+  if not os.path.isdir(directory):
+    raise ConfigError(f'output directory {directory} does not exist')
+  if not os.access(directory, os.W_OK | os.X_OK):
+    raise ConfigError(f'output directory {directory} is not writable')
+  if os.path.lexists(path) and not force:
+    raise ConfigError(f'output {path} exists; pass --force to overwrite it')
 
 
 @contextlib.contextmanager
-def atomic_output(path):
+def atomic_output(path, force=True):
   """Yields a temporary path beside `path`; renames it there on success,
-  deletes it on any error (no partly written output is ever left)."""
+  deletes it on any error (no partly written output is ever left). Without
+  `force` an existing `path` is an error, never overwritten."""
   directory = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(prefix='.partial-', dir=directory)
+  try:
+    fd, tmp = tempfile.mkstemp(prefix='.partial-', dir=directory)
+  except OSError as e:
+    raise ConfigError(f'cannot write {path}: {e.strerror}') from e
   os.close(fd)
   try:
     yield tmp
-    os.replace(tmp, path)
+    check_output(path, force)
+    try:
+      os.replace(tmp, path)
+    except OSError as e:
+      raise ConfigError(f'cannot write {path}: {e.strerror}') from e
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)
 
 
-def write_bytes(path, data):
-  with atomic_output(path) as tmp:
-    with open(tmp, 'wb') as f:
-      f.write(data)
+def write_bytes(path, data, force=True):
+  with atomic_output(path, force) as tmp:
+    try:
+      with open(tmp, 'wb') as f:
+        f.write(data)
+    except OSError as e:
+      raise ConfigError(f'cannot write {path}: {e.strerror}') from e
 
 
-def write_npz(path, images):
+def write_npz(path, images, force=True):
   buf = io.BytesIO()
   np.savez(buf, x=images)
-  write_bytes(path, buf.getvalue())
+  write_bytes(path, buf.getvalue(), force)
 
 
 def read_npz_images(path):

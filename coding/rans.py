@@ -6,10 +6,17 @@ lane, each kept in [2^32, 2^64); `tail` is a stack of uint32 words that
 renormalisation spills to and refills from. Pushing a symbol with start c
 and frequency f (out of 2^precision) into state x gives
     x' = (x // f) << precision + (x % f) + c,
-after spilling the low 32 bits of x if x >= f << (64 - precision), which
-keeps x' < 2^64; popping inverts it exactly. Lanes code independent symbols
-side by side; a codec uses n consecutive lanes from an offset (its symbol
-arrays are flattened to length n).
+after spilling the low 32 bits of x if x >= f * 2^(64 - precision), which
+keeps x' < 2^64; popping inverts it exactly. The spill test is computed as
+x >> (64 - precision) >= f, which cannot overflow: a symbol of probability
+one (f = 2^precision, c = 0) never spills and leaves x unchanged. Lanes code
+independent symbols side by side; a codec uses n consecutive lanes from an
+offset (its symbol arrays are flattened to length n), and every lane must
+exist (offset + n <= lanes).
+
+Intervals are checked before any state changes: starts and frequencies must
+have an integer dtype (floats are never cast), 0 <= start, 1 <= freq and
+start + freq <= 2^precision; anything else is a `CodingError`.
 
 Popping more information than a message holds is an error here, not a
 silent stream of made-up bits: bits-back coding starts from explicit
@@ -18,6 +25,7 @@ initial words (`random_message`).
 `to_bytes` / `from_bytes` serialise a message: magic, format version, lane
 count, tail length, a CRC-32 of the payload, then the heads and the words.
 """
+import operator
 import struct
 import zlib
 
@@ -97,26 +105,68 @@ def random_message(num_lanes, num_words, seed=0):
   return Message(head, rng.integers(0, 1 << 32, num_words, dtype=np.uint32))
 
 
-def _check_table(starts, freqs, precision):
+def _check_precision(precision):
+  try:
+    precision = operator.index(precision)
+  except TypeError:
+    raise CodingError(f'precision must be an integer, got {precision!r}') from None
   if not 1 <= precision <= 32:
     raise CodingError(f'precision must be in 1..32, got {precision}')
-  if np.any(freqs < 1) or np.any(starts + freqs > (1 << precision)):
-    raise CodingError('frequency table out of range: every coded symbol needs '
-                      f'frequency >= 1 and start + frequency <= 2^{precision}')
+  return precision
+
+
+def _check_lanes(msg, offset, n):
+  """Lanes offset..offset+n-1 all exist in `msg`."""
+  try:
+    offset = operator.index(offset)
+  except TypeError:
+    raise CodingError(f'lane offset must be an integer, got {offset!r}') from None
+  if offset < 0 or offset + n > msg.num_lanes:
+    raise CodingError(f'lanes {offset}..{offset + n - 1} ({n} symbols from '
+                      f'offset {offset}) are outside a {msg.num_lanes}-lane '
+                      'message')
+  return offset
+
+
+def _table(starts, freqs, precision):
+  """starts, freqs as uint64 [n] after checking the intervals [start,
+  start + freq) are integer sub-intervals of [0, 2^precision)."""
+  precision = _check_precision(precision)
+  starts, freqs = np.asarray(starts), np.asarray(freqs)
+  bad = ''
+  if starts.dtype.kind not in 'iub' or freqs.dtype.kind not in 'iub':
+    bad = f'starts of type {starts.dtype} and frequencies of type {freqs.dtype}'
+  elif starts.size != freqs.size:
+    bad = f'{starts.size} starts for {freqs.size} frequencies'
+  else:
+    total = 1 << precision
+    # Checked in Python-int-safe steps: nothing may wrap around in uint64.
+    if starts.size and (starts.min() < 0 or freqs.min() < 1
+                        or starts.max() > total or freqs.max() > total):
+      bad = 'a start below 0, or a frequency below 1 or above 2^precision'
+    else:
+      starts = starts.astype(np.uint64).ravel()
+      freqs = freqs.astype(np.uint64).ravel()
+      if np.any(starts + freqs > np.uint64(total)):
+        bad = 'start + frequency above 2^precision'
+  if bad:
+    raise CodingError(
+        f'invalid symbol interval ({bad}): every coded symbol needs integer '
+        f'start >= 0 and frequency >= 1 with start + frequency <= '
+        f'2^{precision}')
+  return starts, freqs, precision
 
 
 def push(msg, starts, freqs, precision, offset=0):
   """Encodes one symbol per lane (lanes offset..offset+n-1) given its
   [start, start + freq) out of 2^precision."""
-  starts = np.asarray(starts, np.uint64).ravel()
-  freqs = np.asarray(freqs, np.uint64).ravel()
-  _check_table(starts, freqs, precision)
+  starts, freqs, precision = _table(starts, freqs, precision)
+  offset = _check_lanes(msg, offset, starts.size)
   lanes = slice(offset, offset + starts.size)
   x = msg.head[lanes]
-  if x.size != starts.size:
-    raise CodingError(f'{starts.size} symbols do not fit in lanes {offset}.. of '
-                      f'a {msg.num_lanes}-lane message')
-  spill = x >= (freqs << np.uint64(64 - precision))
+  # x >= freq * 2^(64 - precision), without forming the product (it is 2^64
+  # for a symbol of probability one, which must never spill).
+  spill = (x >> np.uint64(64 - precision)) >= freqs
   if np.any(spill):
     msg._push_words((x[spill] & _WORD_MASK).astype(np.uint32))
     x = np.where(spill, x >> np.uint64(WORD_BITS), x)
@@ -127,19 +177,21 @@ def push(msg, starts, freqs, precision, offset=0):
 
 def peek(msg, n, precision, offset=0):
   """The cumulative-frequency slots of n lanes: which symbols are next."""
+  precision = _check_precision(precision)
+  offset = _check_lanes(msg, offset, n)
   return msg.head[offset:offset + n] & np.uint64((1 << precision) - 1)
 
 
 def pop(msg, starts, freqs, precision, offset=0):
   """Removes the symbols whose [start, start+freq) contain `peek`'s slots."""
-  starts = np.asarray(starts, np.uint64).ravel()
-  freqs = np.asarray(freqs, np.uint64).ravel()
-  _check_table(starts, freqs, precision)
+  starts, freqs, precision = _table(starts, freqs, precision)
   n = starts.size
+  offset = _check_lanes(msg, offset, n)
   slot = peek(msg, n, precision, offset)
   if np.any(slot < starts) or np.any(slot >= starts + freqs):
     raise CodingError('decoded slot outside its symbol: corrupt data or a '
                       'model that differs from the encoder\'s')
+  # freq * (head >> precision) < 2^64 as freq <= 2^precision.
   x = freqs * (msg.head[offset:offset + n] >> np.uint64(precision)) + slot - starts
   refill = x < HEAD_MIN
   if np.any(refill):

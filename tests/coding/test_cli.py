@@ -1,6 +1,8 @@
 """The command-line compressor on a briefly trained VAE: a lossless round
-trip, and bad input (truncated, corrupted, another model, wrong shape or
-dtype) that fails with one error line and leaves no output behind."""
+trip that restores the input's shape, and bad input (truncated, corrupted
+body or header, another model, wrong shape or dtype, bad options, bad or
+existing outputs) that fails with one error line and leaves no output
+behind; options, outputs and headers fail before the model is loaded."""
 import os
 import subprocess
 import sys
@@ -45,7 +47,9 @@ def test_round_trip_through_the_command_line(trained):
   assert cli.main(['decompress', f'--model={model}', str(base / 'x.bb'),
                    str(base / 'out.npz')]) == 0
   with np.load(base / 'out.npz') as f:
-    np.testing.assert_array_equal(f['x'], images)
+    # The input's shape comes back: [N, 8, 8], not the coded [N, 8, 8, 1].
+    assert f['x'].shape == images.shape[:-1]
+    np.testing.assert_array_equal(f['x'], images[..., 0])
   assert not _leftovers(base)
 
 
@@ -82,3 +86,136 @@ def test_bad_input_fails_cleanly(trained, capsys):
           str(base / 'never.bb')], capsys, 'uint8')
   assert not out.exists() and not (base / 'never.bb').exists()
   assert not _leftovers(base)
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+  """Fails the test if anything gets as far as loading the model."""
+  def load_model(workdir):
+    raise AssertionError(f'loaded the model {workdir} before failing')
+  monkeypatch.setattr(cli.compressor, 'load_model', load_model)
+
+
+@pytest.fixture(scope='module')
+def compressed(trained):
+  """A file compressed from the [N, 8, 8] images, and its bytes."""
+  base, (model, _), _ = trained
+  assert cli.main(['compress', f'--model={model}', '--chains=4',
+                   str(base / 'in.npz'), str(base / 'fixture.bb')]) == 0
+  return base / 'fixture.bb', (base / 'fixture.bb').read_bytes()
+
+
+def test_force_overwrites_and_shapes_come_back(trained, compressed, capsys):
+  base, (model, _), images = trained
+  path, data = compressed
+  # Existing outputs are refused without --force, for both commands.
+  (base / 'old.bb').write_bytes(b'old')
+  (base / 'old.npz').write_bytes(b'old')
+  _fails(['compress', f'--model={model}', str(base / 'in.npz'),
+          str(base / 'old.bb')], capsys, 'exists', '--force')
+  _fails(['decompress', f'--model={model}', str(path), str(base / 'old.npz')],
+         capsys, 'exists', '--force')
+  assert (base / 'old.bb').read_bytes() == b'old'
+  assert (base / 'old.npz').read_bytes() == b'old'
+  # With --force they are replaced; [N, 8, 8, 1] input stays 4-D.
+  np.savez(base / 'in4.npz', x=images)
+  assert cli.main(['compress', f'--model={model}', '--chains=3', '--force',
+                   str(base / 'in4.npz'), str(base / 'old.bb')]) == 0
+  assert cli.main(['decompress', f'--model={model}', '--force',
+                   str(base / 'old.bb'), str(base / 'old.npz')]) == 0
+  with np.load(base / 'old.npz') as f:
+    assert f['x'].shape == images.shape
+    np.testing.assert_array_equal(f['x'], images)
+  assert not _leftovers(base)
+
+
+def test_bad_outputs_fail_before_any_work(trained, compressed, capsys, no_model):
+  base, (model, _), _ = trained
+  path, _ = compressed
+  for command, source in (('compress', base / 'in.npz'), ('decompress', path)):
+    for force in ([], ['--force']):
+      _fails([command, f'--model={model}', *force, str(source),
+              str(base / 'missing_dir' / 'out')], capsys, 'does not exist')
+      _fails([command, f'--model={model}', *force, str(source), str(base)],
+             capsys, 'is a directory')
+  assert not (base / 'missing_dir').exists()
+  assert not _leftovers(base)
+
+
+@pytest.mark.parametrize('option,fragment', [
+    ('--chains=0', '--chains'), ('--chains=-3', '--chains'),
+    ('--chains=x', '--chains'), ('--chains=1.5', '--chains'),
+    ('--bucket_bits=0', '--bucket_bits'), ('--bucket_bits=17', '--bucket_bits'),
+    ('--precision=33', '--precision'), ('--precision=8', '--precision'),
+    ('--nonsense', 'nonsense'),
+])
+def test_bad_options_fail_before_any_work(trained, capsys, no_model, option,
+                                          fragment):
+  base, (model, _), _ = trained
+  _fails(['compress', f'--model={model}', option, str(base / 'in.npz'),
+          str(base / 'never.bb')], capsys, fragment)
+  assert not (base / 'never.bb').exists()
+
+
+def _flip(data, index, bit=0x01):
+  out = bytearray(data)
+  out[index] ^= bit
+  return bytes(out)
+
+
+def test_damaged_header_is_one_clear_error(trained, compressed, capsys,
+                                           no_model):
+  base, (model, _), _ = trained
+  _, data = compressed
+  start = data.index(b'{')
+  end = data.index(b'}', start) + 1
+  header = data[start:end]
+  out = base / 'never.npz'
+  damaged = [
+      _flip(data, start + header.index(b'"chains"') + 2),   # A key's name.
+      _flip(data, start + header.index(b'"seed"') + 8),     # A value.
+      _flip(data, start + header.index(b'"shape"') + 10),
+      _flip(data, end - 2),                                  # The fingerprint.
+  ]
+  for i, bad in enumerate(damaged):
+    (base / f'header{i}.bb').write_bytes(bad)
+    _fails(['decompress', f'--model={model}', str(base / f'header{i}.bb'),
+            str(out)], capsys, 'header', 'corrupt')
+  # The CRC also covers the header length.
+  (base / 'length.bb').write_bytes(_flip(data, len(cli.compressor.MAGIC) + 1))
+  _fails(['decompress', f'--model={model}', str(base / 'length.bb'),
+          str(out)], capsys, 'corrupt')
+  assert not out.exists() and not _leftovers(base)
+
+
+def test_header_fields_are_validated():
+  # A header with a valid CRC but missing or mistyped fields (e.g. written
+  # by a buggy encoder) is refused before any decoding.
+  import json
+  import struct
+  import zlib
+  from coding import compressor
+  from coding import rans
+  good = {'shape': [4, 8, 8, 1], 'original_shape': [4, 8, 8],
+          'dtype': 'uint8', 'chains': 2, 'bucket_bits': 8, 'precision': 24,
+          'initial_words': 10, 'seed': 0, 'levels': 17, 'model': 'abc'}
+
+  def file_with(header):
+    raw = json.dumps(header).encode()
+    prefix = compressor.MAGIC + struct.pack('<BI', compressor.VERSION, len(raw))
+    return (prefix + struct.pack('<I', zlib.crc32(prefix + raw)) + raw
+            + rans.to_bytes(rans.random_message(2, 1)))
+
+  assert compressor.parse(file_with(good))[0] == good
+  for key, value in [('chains', None), ('chains', 0), ('chains', '2'),
+                     ('chains', 3), ('seed', -1), ('seed', 1.5),
+                     ('precision', 40), ('bucket_bits', True),
+                     ('shape', [4, 8]), ('original_shape', [4, 64, 2]),
+                     ('dtype', 'float32'), ('model', 7), ('levels', 1)]:
+    header = dict(good)
+    if value is None:
+      del header[key]
+    else:
+      header[key] = value
+    with pytest.raises(rans.CodingError, match='corrupt file header'):
+      compressor.parse(file_with(header))

@@ -118,3 +118,93 @@ def test_corrupt_and_truncated_messages_are_rejected():
   empty = rans.empty_message(3)
   with pytest.raises(rans.CodingError, match='underflow'):
     codecs.DiscretizedGaussianBuckets(np.zeros(3), np.full(3, 0.01), 8, 16).pop(empty)
+
+
+@pytest.mark.parametrize('precision', [1, 8, 16, 24, 31, 32])
+def test_probability_one_symbols_round_trip(precision):
+  # A symbol of frequency 2^precision (certain) costs nothing and must leave
+  # the state intact, side by side with ordinary symbols on other lanes and
+  # from heads anywhere in [2^32, 2^64).
+  rng = np.random.default_rng(precision)
+  lanes, steps, total = 64, 60, 2**precision
+  init = rans.random_message(lanes, 8, seed=precision)
+  msg = init.copy()
+  pushed = []
+  for _ in range(steps):
+    certain = rng.uniform(size=lanes) < 0.5
+    freqs = rng.integers(1, total, lanes, endpoint=True, dtype=np.uint64)
+    starts = (rng.integers(0, 2**63, lanes, dtype=np.uint64)
+              % (np.uint64(total) - freqs + np.uint64(1)))
+    freqs[certain], starts[certain] = total, 0
+    msg = rans.push(msg, starts, freqs, precision)
+    pushed.append((starts, freqs))
+  assert np.all(msg.head >= rans.HEAD_MIN)
+  decoded = rans.from_bytes(rans.to_bytes(msg))
+  assert decoded == msg
+  for starts, freqs in pushed[::-1]:
+    slot = rans.peek(decoded, lanes, precision)
+    assert np.all((slot >= starts) & (slot < starts + freqs))
+    decoded = rans.pop(decoded, starts, freqs, precision)
+  assert decoded == init
+  # The same through a one-symbol Categorical table.
+  codec = codecs.Categorical(np.full((lanes, 1), total), precision)
+  msg = codec.push(init.copy(), np.zeros(lanes, int))
+  assert msg == init
+  msg, got = codec.pop(rans.from_bytes(rans.to_bytes(msg)))
+  assert msg == init and not got.any()
+
+
+@pytest.mark.parametrize('starts,freqs', [
+    ([1.5], [2]),                          # Non-integer start.
+    ([0], [2.0]),                          # Non-integer frequency.
+    ([-1], [2]),                           # Negative start (was cast to 2^64-1).
+    ([2**64 - 1], [2]),                    # Start + freq wraps in uint64.
+    ([np.uint64(2**64 - 1)], [np.uint64(2**64 - 1)]),  # Both wrap.
+])
+def test_bad_intervals_are_rejected(starts, freqs):
+  msg = rans.random_message(1, 2)
+  with pytest.raises(rans.CodingError, match='interval'):
+    rans.push(msg, starts, freqs, 8)
+  with pytest.raises(rans.CodingError, match='interval'):
+    rans.pop(msg, starts, freqs, 8)
+
+
+def test_out_of_range_frequencies_are_rejected_with_one_message():
+  msg = rans.random_message(1, 2)
+  for starts, freqs in [([0], [0]), ([0], [-1]), ([0], [257]), ([200], [57]),
+                        ([300], [1])]:
+    with pytest.raises(rans.CodingError, match='interval'):
+      rans.push(msg, starts, freqs, 8)
+  with pytest.raises(rans.CodingError, match='interval'):
+    rans.push(msg, [0], [1.0], 8)   # A float 1.0 is still not an integer.
+
+
+@pytest.mark.parametrize('codec', [
+    codecs.Categorical(np.full((3, 4), 4), 4),
+    codecs.Uniform(4, 3),
+    codecs.Bernoulli(np.full(3, 0.5), 8),
+])
+def test_non_integer_symbols_are_rejected(codec):
+  msg = rans.random_message(3, 2)
+  with pytest.raises(rans.CodingError, match='integer'):
+    codec.push(msg, np.array([1.5, 0.0, 1.0]))
+  # Integer-valued symbols of any integer (or bool) type are fine.
+  codec.push(msg, np.array([1, 0, 1], np.uint8))
+  codec.push(msg, np.array([True, False, True]))
+
+
+@pytest.mark.parametrize('offset,n', [(2, 2), (3, 1), (5, 1), (-1, 1)])
+def test_lanes_past_the_message_are_rejected(offset, n):
+  msg = rans.random_message(3, 4)
+  starts, freqs = np.zeros(n, int), np.full(n, 16)
+  with pytest.raises(rans.CodingError, match='lanes'):
+    rans.pop(msg, starts, freqs, 8, offset)
+  with pytest.raises(rans.CodingError, match='lanes'):
+    rans.peek(msg, n, 8, offset)
+  with pytest.raises(rans.CodingError, match='lanes'):
+    rans.push(msg, starts, freqs, 8, offset)
+  with pytest.raises(rans.CodingError, match='lanes'):
+    codecs.Uniform(4, n).pop(msg, offset)
+  with pytest.raises(rans.CodingError, match='lanes'):
+    codecs.Categorical(np.full((n, 2), 128), 8).pop(msg, offset)
+  assert msg == rans.random_message(3, 4)   # Nothing was changed.
