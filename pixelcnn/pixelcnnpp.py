@@ -14,7 +14,37 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from common.errors import ConfigError
 from pixelcnn import layers as L
+
+
+def _twos(n):
+  """The exponent of 2 in n > 0 (how often n halves exactly)."""
+  return (n & -n).bit_length() - 1
+
+
+def check_image_size(height, width, num_scales):
+  """Raises ConfigError unless the U-Net's resolutions fit the image.
+
+  Each of the num_scales - 1 stride-2 stages halves the image and the down
+  pass doubles it back, so both sides must be divisible by 2^(num_scales-1);
+  otherwise the two passes disagree on shapes deep inside the network.
+  """
+  if num_scales <= 1:
+    return
+  factor = 2**(num_scales - 1)
+  bad = [f'{name} {n}' for name, n in (('height', height), ('width', width))
+         if n % factor]
+  if not bad:
+    return
+  fits = 1 + min(_twos(height), _twos(width))
+  padded = (-(-height // factor) * factor, -(-width // factor) * factor)
+  raise ConfigError(
+      f'PixelCNN++ with model.num_scales={num_scales} halves the image '
+      f'{num_scales - 1} time(s), so its height and width must be divisible by '
+      f'2^{num_scales - 1}={factor}; the {height}x{width} image has '
+      f'{" and ".join(bad)}: use model.num_scales <= {fits} or pad the images '
+      f'to {padded[0]}x{padded[1]}')
 
 
 class GatedResnet(nn.Module):
@@ -45,6 +75,8 @@ class PixelCNNPP(nn.Module):
 
   `num_resnet` blocks per stage; 3 resolutions up, 3 down (the paper's
   "6 blocks of 5 ResNet layers", 160 filters, 10 components, dropout 0.5).
+  Image height and width must be divisible by 2^(num_scales - 1)
+  (`check_image_size`, a ConfigError at the first call otherwise).
   """
   head: object
   features: int = 160
@@ -55,6 +87,7 @@ class PixelCNNPP(nn.Module):
 
   @nn.compact
   def __call__(self, x, y=None, train=False):
+    check_image_size(x.shape[1], x.shape[2], self.num_scales)
     f = self.features
     u_conv = lambda feat, init_scale=1.0: L.DownShiftedConv(
         feat, init_scale=init_scale)

@@ -40,6 +40,7 @@ def build_objective(m, dataset):
     if m.head != 'logistic_mixture':
       raise ConfigError('pixelcnnpp conditions on whole pixels; it needs '
                         'model.head=logistic_mixture (the channel coupling)')
+    pixelcnnpp.check_image_size(*dataset.example_shape[:2], m.num_scales)
     net = pixelcnnpp.PixelCNNPP(head, m.features, m.depth, m.num_scales,
                                 m.dropout, m.num_classes)
   else:

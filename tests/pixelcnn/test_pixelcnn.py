@@ -1,6 +1,8 @@
 """PixelCNN family against oracles: causality by exact gradients, no blind
-spot, exact sampling (fast = naive), the head's sampler against its own
-enumerated likelihood, and weight norm's data-dependent initialisation."""
+spot (and the plain PixelCNN's blind spot where theory puts it), exact
+sampling (fast = naive), the head's sampler against its own enumerated
+likelihood, weight norm's data-dependent initialisation, and PixelCNN++'s
+one-line error for image sides its scales cannot halve."""
 import itertools
 
 import jax
@@ -8,13 +10,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from common import data as data_lib
 from common import distributions
+from common.errors import ConfigError
+from configs import common as config_common
 from pixelcnn import heads
 from pixelcnn import layers
 from pixelcnn import masks
 from pixelcnn import models
 from pixelcnn import objective as objective_lib
 from pixelcnn import pixelcnnpp
+from pixelcnn import train as pixelcnn_train
 
 SHAPE = (6, 6, 3)
 LEVELS = 4
@@ -66,7 +72,8 @@ def test_masks_follow_the_paper():
 
 
 @pytest.mark.parametrize('name', VARIANTS)
-def test_causality_and_receptive_field(name):
+def test_log_likelihood_is_causal(name):
+  # Through the head too (PixelCNN++'s channel coupling reads x_in).
   obj = _objective(name)
   variables, batch = _init(obj)
   x = batch['x'][:1]
@@ -74,7 +81,7 @@ def test_causality_and_receptive_field(name):
   x_in = jnp.asarray(np.random.default_rng(1).uniform(-1, 1, (1, *SHAPE)),
                      jnp.float32)
   terms = lambda v: obj.log_prob_terms(variables, x, y, x_in=v)[0]
-  jac = np.asarray(jax.jacrev(terms)(x_in))[:, :, :, 0]  # [H,W,C, H,W,C]
+  jac = np.asarray(jax.jit(jax.jacrev(terms))(x_in))[:, :, :, 0]  # [H,W,C]*2
   order = heads.step_index(SHAPE, SHAPE[-1]).reshape(-1)  # Sub-pixel order.
   jac = jac.reshape(order.size, order.size)
   later_or_same = order[None, :] >= order[:, None]
@@ -89,14 +96,124 @@ def test_causality_and_receptive_field(name):
   for ch in range(1, c):
     for prev in range(ch):
       assert np.mean(own[..., ch, prev] != 0) > 0.5, (ch, prev)
-  # Receptive field of the last sub-pixel over the earlier pixels.
-  seen = np.abs(j3[h - 1, w - 1, c - 1]).sum(-1) > 0
-  earlier = np.arange(h * w).reshape(h, w) < h * w - 1
+
+
+# The receptive-field test: an interior pixel of an 8 x 8 RGB image, with 5
+# rows above it, 3 pixels to its left and 4 columns to its right. Every
+# network below reaches at least 5 pixels in each direction (PixelCNN: the
+# 5 x 5 first kernel reaches 2, each of the 3 blocks' 3 x 3 one more; Gated
+# PixelCNN: 2 and 3 x 1 likewise), so the
+# whole causal past lies within the kernels' geometric reach, and a past
+# pixel the output ignores is a blind spot, not a pixel out of range.
+RF_SHAPE = (8, 8, 3)
+RF_PIXEL = (5, 3)
+RF_FIRST_KERNEL = 5
+
+
+def _receptive_field_net(name):
+  c = RF_SHAPE[-1]
   if name == 'pixelcnn':
-    # Masked k x k stacks have the blind spot: the top right is never seen.
-    assert not seen[0, w - 1]
+    head = heads.SoftmaxHead(LEVELS, c)
+    net = models.PixelCNN(head, hidden=12, num_blocks=3,
+                          first_kernel=RF_FIRST_KERNEL, output_features=24,
+                          output_layers=1)
+    return net, head, RF_FIRST_KERNEL // 2 + 3
+  if name == 'gated_pixelcnn':
+    head = heads.SoftmaxHead(LEVELS, c)
+    net = models.GatedPixelCNN(head, features=12, num_layers=4, kernel=3,
+                               first_kernel=RF_FIRST_KERNEL, output_features=24)
+    return net, head, RF_FIRST_KERNEL // 2 + 3 * (3 // 2)
+  head = heads.LogisticMixtureHead(LEVELS, c, 2)
+  net = pixelcnnpp.PixelCNNPP(head, features=4, num_resnet=1, num_scales=2,
+                              dropout=0.5)
+  # The U-Net (its half-resolution stage doubles every layer's reach) spans
+  # the whole 8 x 8 image; the test's no-blind-spot check confirms it.
+  return net, head, max(RF_SHAPE[:2])
+
+
+def _random_variables(net, x, seed=2):
+  """Random variables of `net`'s shapes: N(0, 1/fan_in) kernels (weight norm
+  rescales its own) and N(0, 0.1^2) biases and gains. No layer is left at its
+  zero (or data-dependent) initialisation, so no gradient vanishes by
+  construction; eval_shape and numpy skip the slow, eager flax init. (Larger
+  biases can hold a ReLU dead for every input and hide a real dependence.)"""
+  rng = np.random.default_rng(seed)
+  scale = lambda s: (0.1 if len(s) < 2 else 1.0 / np.sqrt(np.prod(s[:-1])))
+  return jax.tree.map(
+      lambda leaf: jnp.asarray(scale(leaf.shape) * rng.normal(size=leaf.shape),
+                               leaf.dtype),
+      jax.eval_shape(net.init, jax.random.key(0), x))
+
+
+def _dependence(name):
+  """Which inputs the raw output at RF_PIXEL depends on, by exact gradients.
+
+  Returns (dep [outputs, H, W, C] bool, head, reach): the union over a small
+  batch of random inputs, so a ReLU that happens to be dead for one input
+  hides nothing.
+  """
+  net, head, reach = _receptive_field_net(name)
+  i, j = RF_PIXEL
+  x = jax.random.uniform(jax.random.key(1), (4, *RF_SHAPE), minval=-1.0,
+                         maxval=1.0)
+  variables = _random_variables(net, x)
+  out_at = lambda image: net.apply(variables, image[None])[0, i, j]
+  jac = jax.jit(jax.vmap(jax.jacrev(out_at)))(x)  # [B, outputs, H, W, C]
+  return np.any(np.asarray(jac) != 0.0, 0), head, reach
+
+
+def _past_within_reach(reach):
+  h, w, _ = RF_SHAPE
+  i, j = RF_PIXEL
+  rows, cols = np.indices((h, w))
+  past = rows * w + cols < i * w + j  # Raster order.
+  return past & (np.abs(rows - i) <= reach) & (np.abs(cols - j) <= reach)
+
+
+def _assert_no_blind_spot(seen, reach):
+  blind = _past_within_reach(reach) & ~seen
+  assert not blind.any(), f'blind spot at {np.argwhere(blind).tolist()}'
+
+
+@pytest.mark.parametrize('name', VARIANTS)
+def test_receptive_field_is_causal_and_has_no_blind_spot(name):
+  dep, head, reach = _dependence(name)
+  h, w, c = RF_SHAPE
+  i, j = RF_PIXEL
+  rows, cols = np.indices((h, w))
+  after = rows * w + cols > i * w + j
+  # The whole causal past is within reach: the test is not short of range.
+  past = rows * w + cols < i * w + j
+  np.testing.assert_array_equal(_past_within_reach(reach), past)
+  # (a) Causality: nothing after the pixel; at the pixel itself output colour
+  # group g sees exactly the input colours < g (mask A, then B), and
+  # PixelCNN++, which models whole pixels, sees none of it.
+  assert not dep[:, after].any()
+  at_pixel = dep[:, i, j, :]  # [outputs, C]
+  if head.steps_per_pixel == 1:
+    assert not at_pixel.any()
   else:
-    assert np.all(seen[earlier]), seen  # No blind spot.
+    out_groups = np.asarray(head.out_groups())
+    np.testing.assert_array_equal(
+        at_pixel, np.arange(c)[None, :] < out_groups[:, None])
+  seen = dep.any((0, 3))  # [H, W]: any output, any colour.
+  if name != 'pixelcnn':
+    # (b) Every pixel of the causal past, the ones above-right included.
+    _assert_no_blind_spot(seen, reach)
+    assert seen[i - 1, j + 1:].all()
+    return
+  # (c) The plain masked PixelCNN fails (b): stacked masked convolutions never
+  # see the wedge above-right of the pixel (arXiv:1606.05328 Fig. 1), though
+  # it lies within the kernels' geometric reach. A mask-B 3 x 3 layer moves
+  # the field right only by also moving it up, so row i - d (d >= 1) is seen
+  # up to column j + first_kernel // 2 + d - 1 and no further.
+  with pytest.raises(AssertionError, match='blind spot'):
+    _assert_no_blind_spot(seen, reach)
+  blind = past & ~seen
+  wedge = past & (rows < i) & (cols - j > RF_FIRST_KERNEL // 2 + (i - rows) - 1)
+  np.testing.assert_array_equal(blind, wedge)
+  assert blind[i - 1, j + RF_FIRST_KERNEL // 2 + 1:].all()  # Right above.
+  assert seen[past & ~wedge].all()  # Everywhere else it sees everything.
 
 
 @pytest.mark.parametrize('name', VARIANTS)
@@ -112,6 +229,54 @@ def test_fast_sampler_equals_naive_sampler(name):
   assert naive.min() >= 0 and naive.max() < LEVELS
   # Different keys, different images.
   assert not np.array_equal(naive, obj.naive_sample(variables, jax.random.key(7), 3))
+
+
+# (height, width), num_scales, the sides named in the error, the largest
+# num_scales that fits, the padded size.
+BAD_SIDES = [
+    ((28, 28), 4, ['height 28', 'width 28'], 3, '32x32'),
+    ((7, 7), 2, ['height 7', 'width 7'], 1, '8x8'),
+    ((12, 10), 3, ['width 10'], 2, '12x12'),
+    ((6, 8), 3, ['height 6'], 2, '8x8'),
+]
+
+
+def _assert_names_the_fix(err, hw, num_scales, sides, fits, padded):
+  message = str(err.value)
+  assert '\n' not in message  # The launcher prints one line.
+  assert f'num_scales={num_scales}' in message
+  assert f'{hw[0]}x{hw[1]}' in message
+  for side in sides:
+    assert side in message
+  assert f'num_scales <= {fits}' in message
+  assert f'pad the images to {padded}' in message
+
+
+@pytest.mark.parametrize('hw, num_scales, sides, fits, padded', BAD_SIDES)
+def test_pixelcnnpp_rejects_sides_its_scales_cannot_halve(
+    hw, num_scales, sides, fits, padded):
+  head = heads.LogisticMixtureHead(LEVELS, 3, 2)
+  net = pixelcnnpp.PixelCNNPP(head, features=4, num_resnet=1,
+                              num_scales=num_scales)
+  x = jnp.zeros((1, *hw, 3))
+  # At the model's first call, before any layer: init and apply alike.
+  with pytest.raises(ConfigError) as err:
+    jax.eval_shape(net.init, jax.random.key(0), x)
+  _assert_names_the_fix(err, hw, num_scales, sides, fits, padded)
+  # And when the objective is built, before the trainer ever calls init.
+  images = np.zeros((2, *hw, 1), np.uint8)
+  dataset = data_lib.Dataset('toy', images, images, levels=256)
+  m = config_common.pixelcnn_model('pixelcnnpp', num_scales=num_scales)
+  with pytest.raises(ConfigError) as err:
+    pixelcnn_train.build_objective(m, dataset)
+  _assert_names_the_fix(err, hw, num_scales, sides, fits, padded)
+  # Sides that halve often enough work, non-square ones included.
+  factor = 2**(num_scales - 1)
+  ok = jnp.zeros((1, hw[0] * factor, hw[1] * factor, 3))
+  out = jax.eval_shape(net.init_with_output, jax.random.key(0), ok)[0]
+  assert out.shape == (*ok.shape[:3], head.num_outputs)
+  pixelcnn_train.build_objective(m, data_lib.Dataset(
+      'toy', np.zeros((2, *ok.shape[1:3], 1), np.uint8), images, levels=256))
 
 
 def _random_raw(head, rng, n):
