@@ -9,8 +9,10 @@ It checks the config file, its arguments and the workdir, imports
 `config.entry` and calls its `main(config, workdir)`, which writes
 config.json and command.txt once its data and checkpoint have been validated
 (common/record.py). The same workdir always resumes. Failures the user can
-fix end with one line `error: ...`, exit code 1 and no workdir created.
-There is no math here.
+fix end with one line `error: ...` and a non-zero exit code (2 for a bad
+command line: flags, the config file or its arguments, the workdir; 1 for
+the rest), and a command line rejected here creates no workdir. There is no
+math here.
 """
 import copy
 import csv
@@ -164,13 +166,15 @@ def _write_csv(path, rows):
 
 
 def _flag_value(argv, name):
-  """The value of --name=V or --name V in argv, or None."""
+  """The value of the last --name=V or --name V in argv (as absl takes it),
+  or None."""
+  value = None
   for i, arg in enumerate(argv[1:], 1):
     if arg.startswith(f'--{name}='):
-      return arg.split('=', 1)[1]
-    if arg == f'--{name}' and i + 1 < len(argv):
-      return argv[i + 1]
-  return None
+      value = arg.split('=', 1)[1]
+    elif arg == f'--{name}' and i + 1 < len(argv):
+      value = argv[i + 1]
+  return value
 
 
 def _explain_flag_error(argv, error):

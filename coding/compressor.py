@@ -12,7 +12,8 @@ File layout (format version 2), little-endian:
 
 `read_header` checks the header's CRC and every key and type decoding
 reads before any decoding work, so a damaged header is one clear
-`rans.CodingError`.
+`rans.CodingError`. Format 1 files (the same without the header CRC and the
+original shape, which is then the coded shape) are still read.
 
 The fingerprint hashes the model's config and every parameter, so a file is
 only ever decoded with the exact model that encoded it; anything else is a
@@ -206,9 +207,11 @@ def read_header(data):
   if len(data) < len(MAGIC) + _PREFIX.size or not data.startswith(MAGIC):
     raise rans.CodingError('not a compressed image file (bad magic bytes)')
   version, size = _PREFIX.unpack_from(data, len(MAGIC))
+  if version == 1:
+    return _read_header_v1(data, size)
   if version != VERSION:
     raise rans.CodingError(f'file format version {version}; this code reads '
-                           f'version {VERSION}')
+                           f'versions 1 and {VERSION}')
   start = len(MAGIC) + _PREFIX.size + 4
   if len(data) < start + size:
     raise rans.CodingError(f'truncated file: {len(data)} bytes, the header '
@@ -221,6 +224,23 @@ def read_header(data):
     header = json.loads(raw)
   except ValueError as e:
     raise _header_error(str(e)) from e
+  _check_header(header)
+  return header, data[start + size:]
+
+
+def _read_header_v1(data, size):
+  """Format 1 (no header CRC, no original shape; the rANS message and its
+  coding are the same): files written before format 2 still decode."""
+  start = len(MAGIC) + _PREFIX.size
+  if len(data) < start + size:
+    raise rans.CodingError(f'truncated file: {len(data)} bytes, the header '
+                           f'alone needs {start + size}')
+  try:
+    header = json.loads(data[start:start + size])
+  except ValueError as e:
+    raise _header_error(str(e)) from e
+  if isinstance(header, dict) and 'shape' in header:
+    header.setdefault('original_shape', header['shape'])
   _check_header(header)
   return header, data[start + size:]
 

@@ -44,7 +44,8 @@ def _train_vae(config, workdir):
                   vae_dir)
   # As launch.py does: the entry's main, which records the config beside
   # the run (load_model rebuilds the VAE from it); a rerun resumes.
-  importlib.import_module(vae_config.entry).main(vae_config, vae_dir)
+  with record.command_line(None):  # The launcher's command is this run's.
+    importlib.import_module(vae_config.entry).main(vae_config, vae_dir)
   return vae_dir
 
 

@@ -33,6 +33,13 @@ from common import metrics as metrics_lib
 from common.errors import CheckpointError
 
 MANIFEST_ITEM = 'manifest'
+CHECKSUMMED = 'checksummed'  # In the JSON record of every checkpoint saved
+                             # with a manifest: a missing manifest is damage.
+
+
+class StateMismatchError(CheckpointError):
+  """The checkpoint holds another train state (model, optimizer) than the
+  current config builds: not damage, so nothing falls back."""
 
 
 class Checkpointer:
@@ -61,12 +68,16 @@ class Checkpointer:
   def save(self, step, state, meta, host_state=None):
     """Saves `state` (and `meta`) at `step` with its checksum manifest.
 
-    `host_state` is `host_tree(state)` if the caller already has it.
+    `host_state` is `host_tree(state)` if the caller already has it. Only
+    process 0 writes the JSON items, so only it computes the manifest.
     """
-    host_state = host_tree(state) if host_state is None else host_state
+    manifest = {}
+    if jax.process_index() == 0:
+      manifest = checksums(host_tree(state) if host_state is None else host_state)
     saved = self._manager.save(int(step), args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta),
-        **{MANIFEST_ITEM: ocp.args.JsonSave(checksums(host_state))}))
+        state=ocp.args.StandardSave(state),
+        meta=ocp.args.JsonSave({**meta, CHECKSUMMED: True}),
+        **{MANIFEST_ITEM: ocp.args.JsonSave(manifest)}))
     if not saved:  # orbax skips steps <= the latest; never silently.
       raise CheckpointError(
           f'checkpoint {step} was not saved: {self.directory} already holds '
@@ -75,37 +86,60 @@ class Checkpointer:
   def restore(self, abstract_state, step=None):
     """Restores (state, meta) from `step` (default: latest) into the target.
 
-    The arrays are verified against the checkpoint's checksum manifest. With
-    `abstract_state=None` they come back as saved (numpy), which is for
-    inspecting and comparing checkpoints, not for resuming.
+    The arrays are verified against the checkpoint's checksum manifest, and
+    before anything is read the manifest's array names and shapes are
+    compared with the target's: a checkpoint of another model or optimizer
+    is a `StateMismatchError`, not a read failure. With
+    `abstract_state=None` the arrays come back as saved (numpy), which is
+    for inspecting and comparing checkpoints, not for resuming.
     """
     step = self.latest_step() if step is None else step
     if step is None:
       raise CheckpointError(f'no checkpoint in {self.directory}')
     where = os.path.join(self.directory, str(step))
     has_manifest = os.path.isdir(os.path.join(where, MANIFEST_ITEM))
-    items = dict(state=ocp.args.StandardRestore(abstract_state),  # None: as saved.
-                 meta=ocp.args.JsonRestore())
-    if has_manifest:
-      items[MANIFEST_ITEM] = ocp.args.JsonRestore()
-    _drop_read_noise()  # Before: the noise can race the exception.
+    _drop_read_noise()  # Before reading: the noise can race the exception.
+    manifest = self._read_manifest(step) if has_manifest else None
+    if manifest is not None and abstract_state is not None:
+      _check_structure(where, manifest, abstract_state)
     try:
-      restored = self._manager.restore(step, args=ocp.args.Composite(**items))
+      restored = self._manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract_state),  # None: as saved.
+          meta=ocp.args.JsonRestore()))
     except Exception as e:  # pylint: disable=broad-except
       raise CheckpointError(
           f'cannot restore checkpoint {where} (truncated or damaged, or from '
           f'another model): {type(e).__name__}: {_first_line(e)}') from e
-    if has_manifest:
-      bad = _mismatches(restored[MANIFEST_ITEM],
-                        checksums(host_tree(restored.state)))
+    meta = dict(restored.meta)
+    if meta.pop(CHECKSUMMED, False) and manifest is None:
+      raise CheckpointError(f'checkpoint {where} is damaged: its checksum '
+                            'manifest is missing')
+    if manifest is None:
+      metrics_lib.log('checkpoint %s has no checksum manifest (saved by an '
+                      'older version); restored unverified', where)
+    else:
+      bad = _mismatches(manifest, checksums(host_tree(restored.state)))
       if bad:
         raise CheckpointError(
             f'checkpoint {where} is corrupt: checksum mismatch in '
             f'{", ".join(bad[:3])}{" ..." if len(bad) > 3 else ""}')
-    else:
-      metrics_lib.log('checkpoint %s has no checksum manifest (saved by an '
-                      'older version); restored unverified', where)
-    return restored.state, restored.meta
+    return restored.state, meta
+
+  def _read_manifest(self, step):
+    try:
+      manifest = self._manager.restore(step, args=ocp.args.Composite(
+          **{MANIFEST_ITEM: ocp.args.JsonRestore()}))[MANIFEST_ITEM]
+    except Exception as e:  # pylint: disable=broad-except
+      raise CheckpointError(
+          f'cannot read the checksum manifest of checkpoint '
+          f'{os.path.join(self.directory, str(step))}: {type(e).__name__}: '
+          f'{_first_line(e)}') from e
+    if not isinstance(manifest, dict) or not all(
+        isinstance(v, dict) and {'sha256', 'shape', 'dtype'} <= set(v)
+        for v in manifest.values()):
+      raise CheckpointError(f'checkpoint {os.path.join(self.directory, str(step))} '
+                            'has a damaged checksum manifest')
+    return manifest
 
   def restore_newest_intact(self, abstract_state):
     """(state, meta) of the newest checkpoint that restores and verifies.
@@ -114,21 +148,32 @@ class Checkpointer:
     `corrupt_checkpoints/`, and checkpoints beyond `max_to_keep` (left by a
     kill between a save and orbax's clean-up) are deleted. If none is
     intact, nothing is moved and the error names every checkpoint and the
-    remedy.
+    remedy. A checkpoint of another state (`StateMismatchError`) stops at
+    once: it is not damaged, the config is different.
     """
     failures = []
     for step in reversed(self.all_steps()):
       try:
         state, meta = self.restore(abstract_state, step)
+      except StateMismatchError:
+        raise
       except CheckpointError as e:
         metrics_lib.log('%s', e)
         failures.append((step, e))
         continue
-      if failures:
+      # Every process has read the same files; only process 0 moves or
+      # deletes any, and none reopens the directory before it is done.
+      _sync('checkpoint-restored')
+      if failures and jax.process_index() == 0:
         self._move_aside([s for s, _ in failures])
+      if failures:
         metrics_lib.log('resuming from the newest intact checkpoint, step %d',
                         step)
-      self._prune()
+      if jax.process_index() == 0:
+        self._prune()
+      _sync('checkpoint-cleaned')
+      self._manager.close()
+      self._manager = self._open()
       return state, meta
     if not failures:
       raise CheckpointError(f'no checkpoint in {self.directory}')
@@ -146,10 +191,9 @@ class Checkpointer:
     steps = self.all_steps()
     if self._max_to_keep and len(steps) > self._max_to_keep:
       for step in steps[:len(steps) - self._max_to_keep]:
-        self._manager.delete(step)
+        shutil.rmtree(os.path.join(self.directory, str(step)))
 
   def _move_aside(self, steps):
-    self._manager.close()
     target = os.path.join(os.path.dirname(self.directory), 'corrupt_checkpoints')
     os.makedirs(target, exist_ok=True)
     for step in steps:
@@ -160,7 +204,6 @@ class Checkpointer:
                   os.path.join(target, name))
       metrics_lib.log('moved the damaged checkpoint %d to %s', step,
                       os.path.join(target, name))
-    self._manager = self._open()
 
   def wait(self):
     self._manager.wait_until_finished()
@@ -180,18 +223,23 @@ def host_tree(tree):
   return jax.tree.map(_host_value, tree)
 
 
-def checksums(tree):
-  """{path: sha256 of dtype, shape and bytes} for every array in the tree.
+def named_leaves(tree):
+  """(name, leaf) for every array of a tree; names are the key names joined
+  by '/', the same whether the tree is the train state itself or the nested
+  dicts orbax restores without a target."""
+  return [(path_name(p), leaf)
+          for p, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]]
 
-  Paths are the key names joined by '/', the same whether the tree is the
-  train state itself or the nested dicts orbax restores without a target.
-  """
+
+def checksums(tree):
+  """{name: {sha256 of dtype, shape and bytes; shape; dtype}} per array."""
   out = {}
-  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-    a = np.ascontiguousarray(_host_value(leaf))
+  for name, leaf in named_leaves(tree):
+    a = np.asarray(_host_value(leaf))
     digest = hashlib.sha256(f'{a.dtype.str}{a.shape}'.encode())
-    digest.update(a.tobytes())
-    out[_path_name(path)] = digest.hexdigest()
+    digest.update(a.tobytes(order='C'))
+    out[name] = {'sha256': digest.hexdigest(), 'shape': list(a.shape),
+                 'dtype': a.dtype.str}
   return out
 
 
@@ -202,7 +250,8 @@ def _host_value(leaf):
   return np.asarray(leaf)
 
 
-def _path_name(path):
+def path_name(path):
+  """A tree path as key names joined by '/' (e.g. opt_state/1/mu/w)."""
   parts = []
   for k in path:
     for attr in ('key', 'name', 'idx'):
@@ -217,6 +266,34 @@ def _path_name(path):
 def _mismatches(expected, actual):
   names = sorted(set(expected) | set(actual))
   return [n for n in names if expected.get(n) != actual.get(n)]
+
+
+def _check_structure(where, manifest, abstract_state):
+  """StateMismatchError unless the target has the manifest's arrays and
+  shapes (checked before any array is read)."""
+  want = {name: list(leaf.shape) for name, leaf in named_leaves(abstract_state)}
+  have = {name: entry['shape'] for name, entry in manifest.items()}
+  only_saved = sorted(set(have) - set(want))
+  only_now = sorted(set(want) - set(have))
+  shapes = [f'{n} {have[n]} (saved) vs {want[n]}' for n in sorted(set(have) & set(want))
+            if have[n] != want[n]]
+  if not (only_saved or only_now or shapes):
+    return
+  parts = []
+  for label, names in (('only in the checkpoint', only_saved),
+                       ('only in this run', only_now), ('shapes', shapes)):
+    if names:
+      parts.append(f'{label}: {", ".join(names[:3])}'
+                   f'{f" and {len(names) - 3} more" if len(names) > 3 else ""}')
+  raise StateMismatchError(
+      f'checkpoint {where} holds another train state than this config builds '
+      f'({"; ".join(parts)})')
+
+
+def _sync(name):
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    multihost_utils.sync_global_devices(name)
 
 
 def _drop_read_noise():

@@ -25,10 +25,11 @@ def log(message, *args):
 class MetricWriter:
   """Appends scalars to workdir/metrics.jsonl and TensorBoard event files.
 
-  A run resumed at `resume_step` first drops the records of later steps
-  (written before the run was stopped, and about to be recomputed) and any
-  line a kill cut short, and TensorBoard is told to purge its later events,
-  so no (step, key) pair is ever recorded twice.
+  A run resumed at `resume_step` (0 for a fresh start) first drops the
+  records of later steps (written before the run was stopped, and about to
+  be recomputed) and any line a kill cut short, TensorBoard is told to purge
+  its later events, and a (step, key) pair already on disk is not written
+  again, so none is ever recorded twice.
   """
 
   def __init__(self, workdir, resume_step=0):
@@ -43,21 +44,21 @@ class MetricWriter:
       self._jsonl = open(path, 'a')
       try:
         from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+        # Events after the resumed step (of any earlier attempt) are purged.
         self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'),
-                                 purge_step=resume_step + 1 if resume_step else None)
+                                 purge_step=resume_step + 1)
       except ImportError:
         logging.warning('tensorboardX not installed: no TensorBoard events')
 
   def write_scalars(self, step, scalars):
     if not self._active:
       return
-    # A key already recorded at this step (e.g. the final evaluation of a run
-    # killed before it finished) is not written twice.
+    # A key already on disk at this step (e.g. the final evaluation of a run
+    # killed just before it ended) is not written twice.
     scalars = {k: float(v) for k, v in scalars.items()
                if (int(step), k) not in self._seen}
     if not scalars:
       return
-    self._seen.update((int(step), k) for k in scalars)
     self._jsonl.write(json.dumps({'step': int(step), **scalars}) + '\n')
     self._jsonl.flush()
     if self._tb is not None:

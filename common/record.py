@@ -12,8 +12,10 @@ Python write no `command.txt`.
 
 A resumed run must build the same model: `check_resumable` compares the
 keys that shape the saved state (`entry`, `model.*`, `data.name`,
-`data.levels`) with the saved config and stops with one line listing every
-difference.
+`data.levels`) with the saved config before anything is compiled and stops
+with one line listing every difference; a checkpoint whose arrays differ
+for another reason (the optimizer, EMA) is reported by `mismatch_error`
+with every key that differs.
 """
 import contextlib
 import contextvars
@@ -65,12 +67,29 @@ def check_resumable(config, workdir):
     return
   diffs = differences(_select(saved), _select(as_dict(config)))
   if diffs:
-    shown = '; '.join(f'{k}: {a} (saved) vs {b} (now)' for k, a, b in diffs[:8])
-    more = f'; and {len(diffs) - 8} more' if len(diffs) > 8 else ''
     raise ConfigError(
         f'cannot resume {workdir}: the model config differs from its saved '
-        f'config.json in {len(diffs)} key(s): {shown}{more}. Use the saved '
-        'values or another --workdir')
+        f'config.json in {_describe(diffs)}. Use the saved values or another '
+        '--workdir')
+
+
+def mismatch_error(config, workdir, reason):
+  """The ConfigError for a checkpoint that holds another train state than
+  `config` builds (e.g. EMA or gradient clipping switched on): `reason`,
+  and every key in which the config differs from the saved one."""
+  saved = saved_config(workdir)
+  diffs = differences(saved, as_dict(config)) if saved is not None else []
+  keys = (f'the config differs from its saved config.json in '
+          f'{_describe(diffs)}' if diffs else
+          'the config is the same as the saved config.json (the code changed?)')
+  return ConfigError(f'cannot resume {workdir}: {reason}; {keys}. Use the saved '
+                     'values or another --workdir')
+
+
+def _describe(diffs):
+  shown = '; '.join(f'{k}: {a} (saved) vs {b} (now)' for k, a, b in diffs[:8])
+  more = f'; and {len(diffs) - 8} more' if len(diffs) > 8 else ''
+  return f'{len(diffs)} key(s): {shown}{more}'
 
 
 def commit(config, workdir):

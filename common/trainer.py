@@ -217,7 +217,11 @@ def fit(config, workdir, objective, dataset=None):
   # (config.json, command.txt) written.
   ckpt = checkpoint_lib.Checkpointer(ckpt_dir, config.keep_checkpoints)
   if ckpt.latest_step() is not None:
-    state, meta = ckpt.restore_newest_intact(checkpoint_lib.abstract_like(state))
+    try:
+      state, meta = ckpt.restore_newest_intact(
+          checkpoint_lib.abstract_like(state))
+    except checkpoint_lib.StateMismatchError as e:
+      raise record.mismatch_error(config, workdir, e) from None
     metrics_lib.log('resumed from step %d (%s)', int(state.step), meta)
   start_step = int(state.step)
   record.commit(config, workdir)
@@ -258,7 +262,9 @@ def fit(config, workdir, objective, dataset=None):
     if int(probe.first_bad_step) >= 0:
       stop_non_finite(step + 1)
     host = checkpoint_lib.host_tree(state)
-    bad = [name for name, a in _float_leaves(host) if not np.all(np.isfinite(a))]
+    # jnp.inexact, unlike np.floating, includes bfloat16.
+    bad = [name for name, a in checkpoint_lib.named_leaves(host)
+           if jnp.issubdtype(a.dtype, jnp.inexact) and not np.all(np.isfinite(a))]
     if bad:
       stop_non_finite(step, f'values in {", ".join(bad[:3])}')
     meta = {'step': step, 'time': time.time(), **data_lib.data_position(
@@ -299,7 +305,9 @@ def fit(config, workdir, objective, dataset=None):
         metrics_lib.log(metrics_lib.format_progress(done, total_steps, rates, {
             k: v for k, v in scalars.items() if 'per_sec' not in k}))
       with progress.paused():
-        if config.eval_every_steps and done % config.eval_every_steps == 0:
+        # The final evaluation (the whole test split) covers the last step.
+        if (config.eval_every_steps and done % config.eval_every_steps == 0
+            and done < total_steps):
           check_finite()
           writer.write_scalars(done, evaluate(
               state, dataset, config, mesh, eval_fn, eval_key,
@@ -327,14 +335,6 @@ def fit(config, workdir, objective, dataset=None):
       json.dump({'step': total_steps, **final}, f, indent=1)
   metrics_lib.log('final: %s', ' '.join(f'{k}={v:.5g}' for k, v in final.items()))
   return final
-
-
-def _float_leaves(tree):
-  """(path, array) for every floating-point array of a host tree."""
-  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-    a = np.asarray(leaf)
-    if np.issubdtype(a.dtype, np.floating):
-      yield jax.tree_util.keystr(path), a
 
 
 def read_run_config(workdir, flag='workdir', hint='train it first'):

@@ -3,7 +3,9 @@ trip that restores the input's shape, and bad input (truncated, corrupted
 body or header, another model, wrong shape or dtype, bad options, bad or
 existing outputs) that fails with one error line and leaves no output
 behind; options, outputs and headers fail before the model is loaded."""
+import json
 import os
+import struct
 import subprocess
 import sys
 
@@ -12,6 +14,7 @@ import pytest
 
 import launch
 from coding import __main__ as cli
+from coding import compressor
 from configs import vae_digits
 from common import data as data_lib
 
@@ -127,6 +130,21 @@ def test_force_overwrites_and_shapes_come_back(trained, compressed, capsys):
     assert f['x'].shape == images.shape
     np.testing.assert_array_equal(f['x'], images)
   assert not _leftovers(base)
+
+
+def test_format_1_files_still_decode(trained, compressed):
+  # Format 1 is format 2 without the header CRC and the original shape.
+  base, (model, _), images = trained
+  _, data = compressed
+  header, body = compressor.read_header(data)
+  del header['original_shape']
+  raw = json.dumps(header).encode()
+  old = compressor.MAGIC + struct.pack('<BI', 1, len(raw)) + raw + body
+  (base / 'v1.bb').write_bytes(old)
+  assert cli.main(['decompress', f'--model={model}', str(base / 'v1.bb'),
+                   str(base / 'v1.npz')]) == 0
+  with np.load(base / 'v1.npz') as f:
+    np.testing.assert_array_equal(f['x'], images)  # The coded [N, 8, 8, 1].
 
 
 def test_bad_outputs_fail_before_any_work(trained, compressed, capsys, no_model):

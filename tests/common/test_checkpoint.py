@@ -38,8 +38,18 @@ def test_mismatched_target_is_a_clear_error(tmp_path):
   ckpt.wait()
   other = {'params': {'w': jnp.zeros((4, 4))}, 'step': jnp.array(0),
            'rng': jax.random.key_data(jax.random.key(0))}
-  with pytest.raises(CheckpointError, match=r'cannot restore checkpoint \S*/ck/1 '):
+  # Told apart from damage before any array is read, naming the arrays.
+  with pytest.raises(checkpoint.StateMismatchError,
+                     match=r'ck/1 holds another train state .*shapes: '
+                     r'params/w \[2, 3\] \(saved\) vs \[4, 4\]'):
     ckpt.restore(checkpoint.abstract_like(other))
+  fewer = {'params': {'w': jnp.zeros((2, 3))}, 'step': jnp.array(0)}
+  with pytest.raises(checkpoint.StateMismatchError, match='only in the checkpoint: rng'):
+    ckpt.restore(checkpoint.abstract_like(fewer))
+  # Nothing falls back from a mismatch: it is not damage.
+  with pytest.raises(checkpoint.StateMismatchError):
+    ckpt.restore_newest_intact(checkpoint.abstract_like(other))
+  assert ckpt.all_steps() == [1]
 
 
 def test_corrupted_checkpoint_is_a_clear_error(tmp_path):
@@ -173,6 +183,27 @@ def test_checksums_are_independent_of_the_tree_container():
   as_saved = {'params': {'w': np.asarray(state['params']['w'])},
               'step': np.asarray(state['step'])}
   assert checkpoint.checksums(state) == checkpoint.checksums(as_saved)
+  assert checkpoint.checksums(state)['step']['shape'] == []  # Scalars stay 0-d.
   other = {'params': {'w': np.asarray(state['params']['w']).astype(np.float64)},
            'step': np.asarray(state['step'])}
   assert checkpoint.checksums(other) != checkpoint.checksums(state)
+
+
+def test_checkpoints_without_a_manifest(tmp_path, capsys):
+  # Saved by the previous version (state and record only): still restored,
+  # with a line saying they are unverified.
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  manager = ocp.CheckpointManager(str(tmp_path / 'old'))
+  manager.save(5, args=ocp.args.Composite(
+      state=ocp.args.StandardSave(_state()), meta=ocp.args.JsonSave({'e': 1})))
+  manager.close()
+  ckpt = checkpoint.Checkpointer(str(tmp_path / 'old'))
+  state, meta = ckpt.restore(checkpoint.abstract_like(_state()))
+  assert meta == {'e': 1}
+  np.testing.assert_array_equal(state['params']['w'], _state()['params']['w'])
+  assert 'no checksum manifest' in capsys.readouterr().err
+  # Saved with one, the manifest may not go missing.
+  ckpt = _saved(tmp_path, steps=(3,))
+  shutil.rmtree(tmp_path / 'ck' / '3' / checkpoint.MANIFEST_ITEM)
+  with pytest.raises(CheckpointError, match='checksum manifest is missing'):
+    ckpt.restore(checkpoint.abstract_like(_big_state(0)))

@@ -11,7 +11,7 @@ import pytest
 from common import data as data_lib
 from common import metrics as metrics_lib
 from common import trainer
-from common.errors import NonFiniteLossError
+from common.errors import ConfigError, NonFiniteLossError
 from configs import common as config_common
 
 
@@ -151,7 +151,7 @@ class OverflowingStatistics(MeanObjective):
 def test_non_finite_state_values_are_never_saved(tmp_path):
   c = _config(**{'ckpt_every_steps': 1, 'log_every_steps': 1, 'total_steps': 4})
   with pytest.raises(NonFiniteLossError,
-                     match=r"values in .mutables\['stats'\]\['m'\] at step 2"):
+                     match=r'values in mutables/stats/m at step 2'):
     trainer.fit(c, str(tmp_path), OverflowingStatistics(), _dataset())
   assert os.listdir(tmp_path / 'checkpoints') == ['1']
 
@@ -201,6 +201,37 @@ def test_resume_after_a_kill_records_each_step_once(tmp_path):
   assert len(pairs) == len(set(pairs))
 
 
+def test_final_evaluation_is_the_last_record(tmp_path):
+  # A periodic evaluation due at the last step would use a subset; the final
+  # one, on the whole split, is what metrics.jsonl records there.
+  ds = _dataset()
+  c = _config(**{'total_steps': 20, 'eval_every_steps': 10, 'eval_examples': 20})
+  final = trainer.fit(c, str(tmp_path), MeanObjective(), ds)
+  evals = [r for r in _records(tmp_path) if 'eval/test/sq_err' in r]
+  assert [r['step'] for r in evals] == [10, 20]
+  assert evals[-1]['eval/test/sq_err'] == final['eval/test/sq_err']
+  with open(tmp_path / 'final_metrics.json') as f:
+    assert json.load(f)['eval/test/sq_err'] == final['eval/test/sq_err']
+
+
+def test_resuming_with_another_optimizer_state_names_the_keys(tmp_path):
+  ds = _dataset()
+  c = _config(**{'total_steps': 10, 'ckpt_every_steps': 5})
+  trainer.fit(c, str(tmp_path), MeanObjective(), ds)
+  # EMA switched on: the state has arrays the checkpoint lacks. Not damage:
+  # nothing falls back or moves, and the line names the config keys.
+  more = _config(**{'total_steps': 20, 'ckpt_every_steps': 5,
+                    'optim.ema_decay': 0.9})
+  with pytest.raises(ConfigError) as info:
+    trainer.fit(more, str(tmp_path), MeanObjective(), ds)
+  message = str(info.value)
+  assert 'only in this run: ema_params/mu' in message
+  assert 'optim.ema_decay: 0.0 (saved) vs 0.9 (now)' in message
+  assert 'total_steps: 10 (saved) vs 20 (now)' in message
+  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['10', '5']
+  assert not os.path.exists(tmp_path / 'corrupt_checkpoints')
+
+
 def test_keep_checkpoints_holds_after_a_kill(tmp_path):
   # orbax deletes the oldest checkpoint after the next save completes; a kill
   # in between leaves keep + 1 of them. Resuming prunes them back to keep.
@@ -244,8 +275,9 @@ def test_partial_evaluation_uses_a_fixed_random_subset(tmp_path):
   # class): a prefix would only see the small values.
   ds = _dataset()
   ds.x_test = np.sort(ds.x_test, axis=0)
+  # The periodic evaluation at step 100 (the final one, at 150, is whole).
   config = _config(eval_every_steps=100, eval_examples=20,
-                   **{'total_steps': 100})
+                   **{'total_steps': 150})
   trainer.fit(config, str(tmp_path), MeanObjective(), ds)
   with open(tmp_path / 'metrics.jsonl') as f:
     partial = [json.loads(l) for l in f if 'eval/test/sq_err' in l][0]
