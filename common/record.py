@@ -8,7 +8,9 @@ the earlier record is kept as `config.<n>.json` and `command.<n>.txt`
 (n = 1, 2, ... in order), never overwritten.
 
 `launch.py` sets the command line with `command_line(...)`; runs started from
-Python write no `command.txt`.
+Python write no `command.txt`. A restart with the same config keeps the
+first command that produced it (a differently spelled command line for the
+same config is not recorded).
 
 A resumed run must build the same model: `check_resumable` compares the
 keys that shape the saved state (`entry`, `model.*`, `data.name`,
