@@ -14,7 +14,6 @@ command line: flags, the config file or its arguments, the workdir; 1 for
 the rest), and a command line rejected here creates no workdir. There is no
 math here.
 """
-import copy
 import csv
 import importlib
 import importlib.util
@@ -23,14 +22,13 @@ import os
 import re
 import shlex
 import sys
-import tempfile
 import traceback
 
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from common import record
+from common import runs
 from common.errors import ConfigError, UserError
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -45,42 +43,10 @@ _MULTIHOST = flags.DEFINE_bool(
     'multihost', False, 'Call jax.distributed.initialize() first.')
 
 
-def run(config, workdir, command=None):
-  """Runs `config.entry`'s main in `workdir`: the entry tests use too.
-
-  The entry commits the run record (config.json, and command.txt with
-  `command`) once its inputs are validated; entries that do not are
-  recorded here when they finish.
-  """
-  check_workdir(workdir)
-  try:
-    entry = importlib.import_module(config.entry)
-  except ImportError as e:
-    raise ConfigError(f'cannot import config.entry {config.entry!r}: {e}') from e
-  with record.command_line(command):
-    final = entry.main(config, workdir)
-    record.commit(config, workdir)
-  return final
-
-
-def check_workdir(workdir):
-  """Fails unless `workdir` is, or can be created as, a writable directory."""
-  path = os.path.abspath(workdir)
-  if os.path.exists(path) and not os.path.isdir(path):
-    raise ConfigError(f'--workdir={workdir} is a file, not a directory')
-  existing = path
-  while not os.path.exists(existing):
-    existing = os.path.dirname(existing)
-  if not os.path.isdir(existing):
-    raise ConfigError(f'cannot create --workdir={workdir}: {existing} is a file')
-  try:  # os.access is not enough: root passes it on read-only file systems.
-    fd, probe = tempfile.mkstemp(prefix='.write-test-', dir=existing)
-    os.close(fd)
-    os.remove(probe)
-  except OSError as e:
-    what = 'is not writable' if existing == path else (
-        f'cannot be created ({existing} is not writable)')
-    raise ConfigError(f'--workdir={workdir} {what}: {e.strerror}') from None
+# The entry path (check the workdir, import config.entry, run its main with
+# the command recorded); tests and coding.run use the same one.
+run = runs.run_entry
+check_workdir = runs.check_workdir
 
 
 def check_config_arg(config_arg):
@@ -100,23 +66,6 @@ def check_config_arg(config_arg):
     module.get_config(*([arg] if ':' in config_arg else []))
   except UserError as e:
     raise ConfigError(f'--config={config_arg}: {e}') from None
-
-
-def apply_overrides(config, overrides):
-  """A copy of `config` with {'a.b': value} overrides; unknown keys fail."""
-  config = copy.deepcopy(config)
-  for key, value in overrides.items():
-    *parents, leaf = key.split('.')
-    node = config
-    try:
-      for p in parents:
-        node = node[p]
-      if leaf not in node:
-        raise KeyError(leaf)
-      node[leaf] = value
-    except (KeyError, AttributeError, TypeError) as e:
-      raise ConfigError(f'sweep override {key}={value!r} is invalid: {e}') from e
-  return config
 
 
 def point_name(overrides):
@@ -151,7 +100,7 @@ def sweep(config, config_arg, workdir, argv, dry_run):
       print(shlex.join(cmd))
       continue
     print(f'sweep point {point_name(overrides)}', file=sys.stderr, flush=True)
-    final = run(apply_overrides(config, overrides), subdir, shlex.join(cmd))
+    final = run(runs.apply_overrides(config, overrides), subdir, shlex.join(cmd))
     rows.append({'point': point_name(overrides), **overrides, **(final or {})})
     _write_csv(os.path.join(workdir, 'sweep.csv'), rows)
   return rows

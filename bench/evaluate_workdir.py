@@ -24,7 +24,8 @@ from absl import logging
 
 from common import sharding
 from common import trainer
-from bench.objectives import load_run
+from common import data as data_lib
+from common import runs
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Trained run.', required=True)
 _EXAMPLES = flags.DEFINE_integer('examples', 0, 'Test examples; 0 = all.')
@@ -36,8 +37,13 @@ _OUT = flags.DEFINE_string('out', '', 'Optional JSON output path.')
 
 def main(_):
   logging.set_verbosity(logging.WARNING)  # orbax logs every step at INFO.
-  config, dataset, objective, variables = load_run(
-      _WORKDIR.value, _SET.value, _NPZ.value)
+  overrides = dict(item.split('=', 1) for item in _SET.value)
+  if _NPZ.value:
+    overrides['data.npz_path'] = _NPZ.value
+  config = runs.apply_overrides(runs.read_config(_WORKDIR.value), overrides)
+  dataset = data_lib.load(config.data)
+  run = runs.load_run(_WORKDIR.value, dataset=dataset, overrides=overrides)
+  objective, variables = run.objective, run.variables
   eval_fn = jax.jit(lambda params, mut, batch, rng: objective.evaluate(
       {'params': params, **mut}, batch, rng))
   start_time = time.time()

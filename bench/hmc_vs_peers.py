@@ -33,7 +33,7 @@ from hmc import diagnostics
 from hmc import integrators
 from hmc import run as hmc_run
 from hmc import sampling
-from hmc import targets
+import targets
 
 _TARGETS = flags.DEFINE_list(
     'targets', ['std_gaussian', 'correlated_gaussian', 'mixture', 'banana',

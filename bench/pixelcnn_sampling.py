@@ -24,9 +24,8 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from bench.objectives import build_objective
-from bench.objectives import load_run
 from common import data as data_lib
+from common import runs
 from pixelcnn import heads
 
 _WORKDIR = flags.DEFINE_string('workdir', '', 'Trained run (or use --config).')
@@ -46,13 +45,14 @@ def _timed(fn):
 def main(_):
   logging.set_verbosity(logging.WARNING)
   if _WORKDIR.value:
-    config, dataset, objective, variables = load_run(
-        _WORKDIR.value, npz_path=_NPZ.value)
+    run = runs.load_run(_WORKDIR.value, overrides=(
+        {'data.npz_path': _NPZ.value} if _NPZ.value else None))
+    objective, variables = run.objective, run.variables
     source = _WORKDIR.value
   else:
     config = _CONFIG.value
     dataset = data_lib.load(config.data)
-    objective = build_objective(config, dataset)
+    objective = runs.family(config).build(config, dataset)
     batch = {'x': dataset.x_train[:config.batch_size]}
     if dataset.y_train is not None:
       batch['y'] = dataset.y_train[:config.batch_size]

@@ -24,26 +24,25 @@ from ml_collections import config_flags
 from common import data as data_lib
 from common import sharding
 from common import trainer
-from bench.objectives import build_objective
+from common import runs
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.')
 _STEPS = flags.DEFINE_integer('steps', 5, 'Timed steps.')
 _OUT = flags.DEFINE_string('out', '', 'Optional JSON output path.')
-_SHAPES = {'cifar10': ((32, 32, 3), 256), 'mnist': ((28, 28, 1), 256),
-           'binarized_mnist': ((28, 28, 1), 2), 'digits': ((8, 8, 1), 17)}
 
 
 def main(_):
   config = _CONFIG.value
-  shape, levels = _SHAPES[config.data.name]
+  shape, levels = data_lib.SHAPES[config.data.name][:2]
   rng = np.random.default_rng(0)
   n = config.batch_size * 2
   x = rng.integers(0, levels, (n, *shape), dtype=np.uint8)
   dataset = data_lib.Dataset(config.data.name, x, x, levels)
-  objective = build_objective(config, dataset)
+  objective = runs.family(config).build(config, dataset)
   mesh = sharding.make_mesh()
   batch = sharding.put_batch({'x': x[:config.batch_size]}, mesh)
-  tx, schedule = trainer.make_optimizer(config.optim, 1000)
+  tx, schedule = trainer.make_tx(config, 1000, objective, jax.eval_shape(
+      objective.init, jax.random.key(0), batch)['params'])
   ema = config.optim.ema_decay
   state = trainer.create_state(objective, tx, jax.random.key(0),
                                jax.random.key(1), batch, ema)

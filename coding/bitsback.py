@@ -30,11 +30,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import special
 
 from coding import codecs
 from coding import rans
-from common import distributions
 from common.errors import ConfigError
 
 
@@ -50,25 +48,22 @@ class VAECoderModel(NamedTuple):
 def vae_coder_model(objective, variables):
   """Wraps a `vae.objective.VAEObjective` and its variables.
 
-  A Bernoulli decoder codes binary images; a logistic-mixture decoder codes
-  images with the levels it was trained on.
+  The decoder likelihood supplies what coding needs: the encoder input of
+  the coded integer images (`encoder_input`), the symbols per sub-pixel
+  (`coded_levels`: 2 for a Bernoulli decoder, which codes binary images, or
+  the levels a logistic mixture was trained on) and the per-sub-pixel
+  `pmf`. A continuous (Gaussian) decoder refuses with a ConfigError.
   """
   model = objective.model
   lik = model.likelihood
   if len(model.latents) != 1 or model.iaf_steps:
     raise ConfigError('bits-back coding here needs a VAE with one Gaussian '
                       'stochastic layer (no IAF, no second layer)')
-  if lik.kind not in ('bernoulli', 'logistic_mixture'):
-    raise ConfigError(f'cannot code images with a {lik.kind} decoder')
-
-  def encoder_input(x):
-    if lik.kind == 'bernoulli':
-      return x.astype(jnp.float32)
-    return distributions.to_unit_interval_centres(x, lik.levels)
+  levels = lik.coded_levels  # A ConfigError for a continuous likelihood.
 
   @jax.jit
   def _posterior(x):
-    mean, log_scale, _ = model.apply(variables, encoder_input(x),
+    mean, log_scale, _ = model.apply(variables, lik.encoder_input(x),
                                      method=model.encode)
     return mean, jnp.exp(log_scale)
 
@@ -81,20 +76,10 @@ def vae_coder_model(objective, variables):
     return np.asarray(mean, np.float64), np.asarray(scale, np.float64)
 
   def decoder_pmf(z):
-    params = _decoder(jnp.asarray(z, jnp.float32))
-    b = z.shape[0]
-    if lik.kind == 'bernoulli':
-      # float64 from the float32 logits: tails stay resolved.
-      p1 = special.expit(np.asarray(params[..., 0], np.float64).reshape(b, -1))
-      return np.stack([1.0 - p1, p1], -1)
-    w, mu, log_s = (np.asarray(a) for a in lik.mixture_params(params))
-    k = w.shape[-1]
-    flat = lambda a: a.reshape(-1, k)
-    pmf = codecs.logistic_mixture_pmf(flat(w), flat(mu), flat(log_s), lik.levels)
-    return pmf.reshape(b, -1, lik.levels)
+    pmf = lik.pmf(_decoder(jnp.asarray(z, jnp.float32)))
+    return pmf.reshape(z.shape[0], -1, levels)
 
-  return VAECoderModel(posterior, decoder_pmf, model.latents[0],
-                       2 if lik.kind == 'bernoulli' else lik.levels,
+  return VAECoderModel(posterior, decoder_pmf, model.latents[0], levels,
                        tuple(model.data_shape))
 
 

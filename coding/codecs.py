@@ -121,27 +121,11 @@ def Bernoulli(probs, precision):
                      precision)
 
 
-def logistic_mixture_pmf(logit_weights, means, log_scales, levels):
-  """P(x = 0..L-1) [n, L] of discretized logistic mixtures [n, K] (float64),
-  from the same bin masses as the training loss."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  from common import distributions  # pylint: disable=g-import-not-at-top
-  x = jnp.arange(levels)[None, :]
-  log_mass = distributions.discretized_logistic_log_mass(
-      jnp.broadcast_to(x, (means.shape[0], levels)),
-      jnp.asarray(means)[:, None, :], jnp.asarray(log_scales)[:, None, :],
-      levels)
-  log_p = jax.nn.logsumexp(
-      log_mass + jax.nn.log_softmax(jnp.asarray(logit_weights))[:, None, :], -1)
-  return np.exp(np.asarray(log_p, np.float64))
-
-
 def DiscretizedLogisticMixture(logit_weights, means, log_scales, levels,
                                precision):
-  return Categorical(quantize_pmf(
-      logistic_mixture_pmf(logit_weights, means, log_scales, levels),
-      precision), precision)
+  from common import distributions  # pylint: disable=g-import-not-at-top
+  return Categorical(quantize_pmf(distributions.discretized_logistic_mixture_pmf(
+      logit_weights, means, log_scales, levels), precision), precision)
 
 
 def bucket_edges(bits):

@@ -38,8 +38,7 @@ import numpy as np
 
 from coding import bitsback
 from coding import rans
-from common import data as data_lib
-from common import trainer
+from common import runs
 from common.errors import ConfigError
 
 MAGIC = b'BBANSIMG'
@@ -51,38 +50,17 @@ _HEADER_KEYS = ('shape', 'original_shape', 'dtype', 'chains', 'bucket_bits',
 
 def load_model(workdir):
   """(coder model, fingerprint, objective, variables) of the VAE in `workdir`."""
-  config = trainer.read_run_config(
-      workdir, '--model', 'train a VAE there first (e.g. configs/vae_mnist.py)')
-  if config.entry != 'vae.train' or config.model.name != 'vae':
-    raise ConfigError(f'{workdir} holds a {config.entry} / {config.model.name} '
-                      'run, not a VAE')
-  from vae import train as vae_train  # pylint: disable=g-import-not-at-top
-  shape_only = data_lib.Dataset(
-      'shape', _example_batch(config), _example_batch(config), _levels(config))
-  objective = vae_train.build_vae_objective(config.model, shape_only)
-  variables = trainer.restore_variables(config, workdir, objective, shape_only)
-  digest = hashlib.sha256(json.dumps(config.model.to_dict(),
+  run = runs.load_run(workdir, '--model',
+                      'train a VAE there first (e.g. configs/vae_mnist.py)')
+  if run.config.entry != 'vae.train' or run.config.model.name != 'vae':
+    raise ConfigError(f'{workdir} holds a {run.config.entry} / '
+                      f'{run.config.model.name} run, not a VAE')
+  digest = hashlib.sha256(json.dumps(run.config.model.to_dict(),
                                      sort_keys=True).encode())
-  for leaf in jax.tree.leaves(variables):
+  for leaf in jax.tree.leaves(run.variables):
     digest.update(np.asarray(leaf).tobytes())
-  coder_model = bitsback.vae_coder_model(objective, variables)
-  return coder_model, digest.hexdigest()[:32], objective, variables
-
-
-def _levels(config):
-  return config.data.levels or {'mnist': 256, 'binarized_mnist': 2,
-                                'cifar10': 256, 'digits': 17}.get(
-                                    config.data.name, 256)
-
-
-def _example_batch(config):
-  """A zero batch of the trained model's data shape (from its data config)."""
-  shapes = {'mnist': (28, 28, 1), 'binarized_mnist': (28, 28, 1),
-            'cifar10': (32, 32, 3), 'digits': (8, 8, 1)}
-  if config.data.npz_path or config.data.name not in shapes:
-    ds = data_lib.load(config.data)
-    return ds.x_train[:config.batch_size]
-  return np.zeros((config.batch_size, *shapes[config.data.name]), np.uint8)
+  coder_model = bitsback.vae_coder_model(run.objective, run.variables)
+  return coder_model, digest.hexdigest()[:32], run.objective, run.variables
 
 
 def check_images(images, model):
@@ -338,5 +316,7 @@ def read_npz_images(path):
           return f[key]
       raise ConfigError(f'{path} has no array named x, x_test or images '
                         f'(found {sorted(f.keys())})')
+  except ConfigError:
+    raise
   except (OSError, ValueError) as e:
     raise ConfigError(f'cannot read {path} as .npz: {e}') from e

@@ -24,9 +24,9 @@ from PIL import features
 
 from coding import compressor
 from common import data as data_lib
-from common import distributions
 from common import metrics as metrics_lib
 from common import record
+from common import runs
 from common.errors import ConfigError
 
 
@@ -42,10 +42,10 @@ def _train_vae(config, workdir):
   vae_dir = os.path.join(workdir, 'vae')
   metrics_lib.log('no model_workdir: training %s into %s', config.vae_config,
                   vae_dir)
-  # As launch.py does: the entry's main, which records the config beside
-  # the run (load_model rebuilds the VAE from it); a rerun resumes.
-  with record.command_line(None):  # The launcher's command is this run's.
-    importlib.import_module(vae_config.entry).main(vae_config, vae_dir)
+  # The launcher's entry path (it records the config beside the run, which
+  # load_model rebuilds the VAE from); a rerun resumes. No command line: the
+  # launcher's command is this run's, not the VAE's.
+  runs.run_entry(vae_config, vae_dir)
   return vae_dir
 
 
@@ -78,17 +78,15 @@ def baselines(images):
 def _neg_elbo_bpd(objective, variables, images, batch_size=500):
   """The model's negative ELBO on exactly the coded images, in bits/dim.
 
-  The encoder sees what the coder's posterior sees (binary pixels for a
-  Bernoulli decoder, bin centres for a logistic mixture), not a fresh
-  dynamic binarization of the data.
+  The encoder sees what the coder's posterior sees, the likelihood's
+  `encoder_input` of the images (binary pixels for a Bernoulli decoder, bin
+  centres for a logistic mixture), not a fresh dynamic binarization.
   """
   lik = objective.likelihood
 
   @jax.jit
   def neg_elbo(x, rng):
-    x_in = (x.astype(jnp.float32) if lik.kind == 'bernoulli'
-            else distributions.to_unit_interval_centres(x, lik.levels))
-    return -objective.elbo(variables, x_in, x, rng)
+    return -objective.elbo(variables, lik.encoder_input(x), x, rng)
 
   total = 0.0
   for i in range(0, len(images), batch_size):

@@ -24,19 +24,30 @@ from common.errors import DataError
 
 TFDS_NAMES = ('mnist', 'binarized_mnist', 'cifar10')
 TOY_NAMES = ('moons', 'circles', '8gaussians', 'checkerboard', 'spirals')
-_DEFAULT_LEVELS = {'mnist': 256, 'binarized_mnist': 2, 'cifar10': 256,
-                   'digits': 17}
+# Example shape, levels, and train / test sizes of every named dataset: what
+# a model trained on it was built for (`spec` rebuilds one without the data).
+SHAPES = {'mnist': ((28, 28, 1), 256, 60000, 10000),
+          'binarized_mnist': ((28, 28, 1), 2, 50000, 10000),
+          'cifar10': ((32, 32, 3), 256, 50000, 10000),
+          'digits': ((8, 8, 1), 17, 1500, 297)}
+_DEFAULT_LEVELS = {name: s[1] for name, s in SHAPES.items()}
 
 
 @dataclasses.dataclass
 class Dataset:
-  """A train/test split held in memory."""
+  """A train/test split held in memory.
+
+  `spec_only` marks a stand-in from `spec`: the right shapes, levels and
+  sizes, all values zero, no memory (broadcast arrays). It rebuilds a
+  trained model without its data; it cannot train one.
+  """
   name: str
   x_train: np.ndarray
   x_test: np.ndarray
   levels: int  # Discrete values per dimension; 0 for continuous data.
   y_train: np.ndarray | None = None
   y_test: np.ndarray | None = None
+  spec_only: bool = False
 
   @property
   def example_shape(self):
@@ -72,6 +83,33 @@ def load(cfg):
         f'{sorted(TFDS_NAMES + TOY_NAMES + ("digits", "npz"))}')
   _validate(ds)
   return ds
+
+
+def spec(cfg):
+  """A `spec_only` Dataset with the shapes, levels and sizes `cfg` (a data
+  block) gives, without reading any data: named datasets from `SHAPES`, the
+  2-D toys from the config. A local `.npz` has no known shape, so it is read.
+  """
+  name = cfg.name
+  if cfg.npz_path or name == 'npz':
+    return load(cfg)
+  if name in TOY_NAMES:
+    x_train, x_test = _zeros(cfg.num_train, (2,)), _zeros(cfg.num_test, (2,))
+    return Dataset(name, x_train, x_test, 0, spec_only=True)
+  if name not in SHAPES:
+    raise DataError(f'unknown dataset {name!r}; choose one of '
+                    f'{sorted(TFDS_NAMES + TOY_NAMES + ("digits", "npz"))}')
+  shape, levels, num_train, num_test = SHAPES[name]
+  labels = name != 'binarized_mnist'
+  return Dataset(name, _zeros(num_train, shape, np.uint8),
+                 _zeros(num_test, shape, np.uint8), cfg.levels or levels,
+                 _zeros(num_train, (), np.int64) if labels else None,
+                 _zeros(num_test, (), np.int64) if labels else None,
+                 spec_only=True)
+
+
+def _zeros(n, shape, dtype=np.float32):
+  return np.broadcast_to(np.zeros((), dtype), (n, *shape))
 
 
 def train_indices(num_examples, batch_size, step, seed):
@@ -129,7 +167,7 @@ def _load_npz(paths, levels):
   (e.g. a train file and a test file); an array found twice must be equal.
   """
   if not paths:
-    raise DataError('data.name=npz needs --config.data.npz_path=FILE.npz')
+    raise DataError('data.name=npz needs data.npz_path=FILE.npz')
   arrays = {}
   for path in paths.split(','):
     for key, value in _read_npz(path).items():
@@ -196,9 +234,9 @@ def _load_tfds(name, data_dir):
       where = data_dir or '~/tensorflow_datasets'
       raise DataError(
           f'tfds dataset {name!r} is not prepared in {where} and could not be '
-          f'downloaded ({type(e).__name__}). Either point --config.data.data_dir '
+          f'downloaded ({type(e).__name__}). Either point data.data_dir '
           '(or $TFDS_DATA_DIR) at a prepared tfds directory, or pass a local '
-          'file with --config.data.npz_path=FILE.npz (arrays x_train, x_test)'
+          'file with data.npz_path=FILE.npz (arrays x_train, x_test)'
       ) from None
   x_train, y_train = _tfds_split(builder, 'train')
   x_test, y_test = _tfds_split(builder, 'test')
@@ -224,7 +262,7 @@ def _validate(ds):
       raise DataError(f'dataset {ds.name!r} has an empty {split} split')
     if ds.levels and x.max() >= ds.levels:
       raise DataError(f'dataset {ds.name!r} {split} has value {x.max()} but '
-                      f'levels={ds.levels}; set --config.data.levels')
+                      f'levels={ds.levels}; set data.levels')
   if ds.x_train.shape[1:] != ds.x_test.shape[1:]:
     raise DataError(f'train/test shapes differ: {ds.x_train.shape[1:]} vs '
                     f'{ds.x_test.shape[1:]}')

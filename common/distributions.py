@@ -9,6 +9,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -144,6 +145,21 @@ def discretized_logistic_mixture_log_prob(x, logit_weights, means, log_scales,
                                         min_log_scale)
   per_dim = jax.nn.logsumexp(log_p + jax.nn.log_softmax(logit_weights), -1)
   return sum_per_example(per_dim)
+
+
+def discretized_logistic_mixture_pmf(logit_weights, means, log_scales, levels):
+  """P(x = 0..L-1) [n, L] (float64 numpy) of discretized logistic mixtures
+  with parameters [n, K]: the bin masses of `discretized_logistic_log_mass`
+  (what the models train on), mixed over the components. Eager: the
+  encoder and decoder of a coder get identical tables from identical
+  parameters."""
+  x = jnp.broadcast_to(jnp.arange(levels)[None, :], (means.shape[0], levels))
+  log_mass = discretized_logistic_log_mass(
+      x, jnp.asarray(means)[:, None, :], jnp.asarray(log_scales)[:, None, :],
+      levels)
+  log_p = jax.nn.logsumexp(
+      log_mass + jax.nn.log_softmax(jnp.asarray(logit_weights))[:, None, :], -1)
+  return np.exp(np.asarray(log_p, np.float64))
 
 
 def coupled_means(means, coeffs, x_centres):

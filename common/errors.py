@@ -5,11 +5,15 @@ else is a bug and keeps its traceback.
 """
 
 
-class UserError(Exception):
-  """A problem the user can fix: bad config, missing data, diverged run."""
+class UserError(ValueError):
+  """A problem the user can fix: bad config, missing data, diverged run.
+
+  A ValueError, so library users catch it as the ordinary exception it is;
+  messages name config keys (data.npz_path), never launcher flags.
+  """
 
 
-class ConfigError(UserError, ValueError):
+class ConfigError(UserError):
   """An invalid config value or an impossible combination of values."""
 
 

@@ -72,7 +72,7 @@ def check_resumable(config, workdir):
     raise ConfigError(
         f'cannot resume {workdir}: the model config differs from its saved '
         f'config.json in {_describe(diffs)}. Use the saved values or another '
-        '--workdir')
+        'workdir')
 
 
 def mismatch_error(config, workdir, reason):
@@ -85,7 +85,7 @@ def mismatch_error(config, workdir, reason):
           f'{_describe(diffs)}' if diffs else
           'the config is the same as the saved config.json (the code changed?)')
   return ConfigError(f'cannot resume {workdir}: {reason}; {keys}. Use the saved '
-                     'values or another --workdir')
+                     'values or another workdir')
 
 
 def _describe(diffs):

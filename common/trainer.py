@@ -1,19 +1,13 @@
-"""THE training loop: `fit(config, workdir, objective)`.
+"""THE training loop: `fit(config, workdir, objective, dataset)`.
 
-Every trainable family hands an objective to `fit` and gets its final test
-metrics back. An objective has pure functions
-
-  init(rng, batch)                    -> variables {'params': ..., other collections}
-  loss(variables, batch, rng, train)  -> (scalar loss, metrics dict, new mutables)
-  evaluate(variables, batch, rng)     -> dict of per-example metrics, each [B]
-  sample_images(variables, rng)       -> dict tag -> uint8 [H, W, 3] (optional)
-  dataset_metrics(variables, dataset) -> dict of scalars over the whole test
-                                         split, e.g. active units (optional)
-
-and `fit` owns the rest, once: data order, optimizer (optax, from
-`config.optim`), jit with NamedSharding over the ('data',) mesh and state
-donation, per-step RNG by `fold_in`, cadences, the NaN guard, checkpoints with
-exact resume, metrics and the final evaluation on the test split.
+Every trainable family hands an objective (`common.objective.Objective`:
+init, loss, evaluate and optional hooks) to `fit` and gets its final test
+metrics back; `fit` owns the rest, once: data order, optimizer (optax, from
+`config.optim`, one per parameter group with `config.optim_groups`), jit with
+NamedSharding over the ('data',) mesh and state donation, per-step RNG by
+`fold_in`, cadences, the NaN guard, checkpoints with exact resume, metrics
+and the final evaluation on the test split (or, for a data-free objective,
+through the objective alone).
 """
 import json
 import os
@@ -51,8 +45,13 @@ class TrainState:
 
 
 def num_train_steps(config, num_examples):
-  """Converts `total_epochs` (if > 0) or `total_steps` to a step count."""
+  """Converts `total_epochs` (if > 0) or `total_steps` to a step count.
+
+  `num_examples` is None for a data-free objective, which counts steps.
+  """
   if config.total_epochs > 0:
+    if num_examples is None:
+      raise ConfigError('a data-free objective has no epochs; set total_steps')
     return int(np.ceil(config.total_epochs * (num_examples // config.batch_size)))
   if config.total_steps <= 0:
     raise ConfigError('set total_steps or total_epochs to a positive value')
@@ -105,6 +104,37 @@ def make_optimizer(cfg, total_steps):
   return optax.chain(*parts), schedule
 
 
+def make_tx(config, total_steps, objective, params):
+  """(optax transform, schedule of the default group) for `objective`.
+
+  Without `objective.param_labels` this is `make_optimizer(config.optim)`.
+  With it, every parameter group gets its own optimizer: `config.optim`
+  updated with `config.optim_groups[label]` (if any), combined by
+  `optax.multi_transform`.
+  """
+  tx, schedule = make_optimizer(config.optim, total_steps)
+  groups = config.get('optim_groups', {}) or {}
+  if objective.param_labels is None:
+    if groups:
+      raise ConfigError(f'optim_groups {sorted(groups)} given, but the objective '
+                        'has no parameter groups')
+    return tx, schedule
+  labels = sorted(set(jax.tree.leaves(objective.param_labels(params))))
+  unknown = sorted(set(groups) - set(labels))
+  if unknown:
+    raise ConfigError(f'optim_groups {unknown} name no parameter group; the '
+                      f'objective has {labels}')
+  transforms = {}
+  for label in labels:
+    cfg = ml_collections.ConfigDict(config.optim.to_dict())
+    for key, value in (groups.get(label) or {}).items():
+      if key not in cfg:
+        raise ConfigError(f'optim_groups.{label}.{key} is not an optim key')
+      cfg[key] = value
+    transforms[label] = make_optimizer(cfg, total_steps)[0]
+  return optax.multi_transform(transforms, objective.param_labels), schedule
+
+
 # ----------------------------------------------------------------------------
 # Step functions.
 
@@ -125,8 +155,13 @@ def make_train_step(objective, tx, schedule, ema_decay):
           {'params': params, **state.mutables}, batch, rng, train=True)
       return loss, (metrics, new_mutables)
 
-    (loss, (metrics, new_mutables)), grads = jax.value_and_grad(
-        loss_fn, has_aux=True)(state.params)
+    if objective.grads is None:
+      (loss, (metrics, new_mutables)), grads = jax.value_and_grad(
+          loss_fn, has_aux=True)(state.params)
+    else:  # The objective's own estimator (e.g. with control variates).
+      grads, metrics, new_mutables = objective.grads(
+          {'params': state.params, **state.mutables}, batch, rng)
+      loss = metrics['loss']
     updates, new_opt_state = tx.update(grads, state.opt_state, state.params)
     new_params = optax.apply_updates(state.params, updates)
     new_ema = state.ema_params
@@ -187,14 +222,17 @@ def fit(config, workdir, objective, dataset=None):
 
   Returns the final evaluation metrics on the whole test split.
   """
-  dataset = dataset if dataset is not None else data_lib.load(config.data)
+  if objective.needs_data:
+    dataset = dataset if dataset is not None else data_lib.load(config.data)
+  elif dataset is not None:
+    raise ConfigError('this objective needs no dataset; fit got one')
   ckpt_dir = os.path.join(workdir, 'checkpoints')
   if os.path.isdir(ckpt_dir) and os.listdir(ckpt_dir):
     record.check_resumable(config, workdir)  # Before any compiling.
   mesh = sharding.make_mesh()
   sharding.check_batch_size(config.batch_size)
   sharding.check_batch_size(config.eval_batch_size, 'eval_batch_size')
-  total_steps = num_train_steps(config, len(dataset.x_train))
+  total_steps = num_train_steps(config, _num_train(dataset))
   replicated = sharding.replicated(mesh)
   batch_sharding = sharding.batch_sharded(mesh)
   # Multi-device CPU collectives deadlock when many steps are queued without
@@ -205,8 +243,9 @@ def fit(config, workdir, objective, dataset=None):
   init_key, train_key, eval_key, sample_key = rng_streams(config.seed)
 
   # Model and optimizer state.
-  tx, schedule = make_optimizer(config.optim, total_steps)
   example = _global_batch(dataset, config, 0, mesh)
+  tx, schedule = make_tx(config, total_steps, objective, jax.eval_shape(
+      objective.init, init_key, example)['params'])
   state = jax.device_put(
       create_state(objective, tx, init_key, train_key, example,
                    config.optim.ema_decay, replicated), replicated)
@@ -267,12 +306,14 @@ def fit(config, workdir, objective, dataset=None):
            if jnp.issubdtype(a.dtype, jnp.inexact) and not np.all(np.isfinite(a))]
     if bad:
       stop_non_finite(step, f'values in {", ".join(bad[:3])}')
-    meta = {'step': step, 'time': time.time(), **data_lib.data_position(
-        len(dataset.x_train), config.batch_size, step)}
+    meta = {'step': step, 'time': time.time()}
+    if dataset is not None:
+      meta.update(data_lib.data_position(len(dataset.x_train),
+                                         config.batch_size, step))
     ckpt.save(step, state, meta, host)
 
   def images(step):
-    if hasattr(objective, 'sample_images'):
+    if objective.sample_images is not None:
       var = {'params': eval_params(state), **state.mutables}
       for tag, image in objective.sample_images(var, sample_key).items():
         writer.write_image(step, tag, image)
@@ -320,7 +361,7 @@ def fit(config, workdir, objective, dataset=None):
     # Final evaluation on the whole test split.
     check_finite()
     final = evaluate(state, dataset, config, mesh, eval_fn, eval_key, 0)
-    if hasattr(objective, 'dataset_metrics'):
+    if objective.dataset_metrics is not None:
       # Statistics of the whole split that are not means of per-example values.
       var = {'params': eval_params(state), **state.mutables}
       final.update({f'eval/test/{k}': float(v) for k, v in
@@ -337,28 +378,22 @@ def fit(config, workdir, objective, dataset=None):
   return final
 
 
-def read_run_config(workdir, flag='workdir', hint='train it first'):
-  """The config.json of the run in `workdir`, or a clear error naming `flag`."""
-  path = os.path.join(workdir, 'config.json') if workdir else ''
-  if not path or not os.path.exists(path):
-    raise ConfigError(f'{flag}={workdir!r} has no config.json; {hint}')
-  with open(path) as f:
-    return ml_collections.ConfigDict(json.load(f))
-
-
 def restore_variables(config, workdir, objective, dataset):
   """The evaluation variables of the trained run in `workdir`.
 
   `config` and `objective` must be the ones the run was trained with (its
-  config.json rebuilds them); the checkpoint is restored into the state the
+  config.json rebuilds them); `dataset` only needs the right shapes (None
+  for a data-free objective). The checkpoint is restored into the state the
   current code builds, so a mismatch is a clear CheckpointError.
   """
-  tx, _ = make_optimizer(config.optim,
-                         num_train_steps(config, len(dataset.x_train)))
-  example = {'x': dataset.x_train[:config.batch_size]}
-  if dataset.y_train is not None:
-    example['y'] = dataset.y_train[:config.batch_size]
+  example = None
+  if dataset is not None:
+    example = {'x': dataset.x_train[:config.batch_size]}
+    if dataset.y_train is not None:
+      example['y'] = dataset.y_train[:config.batch_size]
   key = jax.random.key(config.seed)
+  tx, _ = make_tx(config, num_train_steps(config, _num_train(dataset)),
+                  objective, jax.eval_shape(objective.init, key, example)['params'])
   fresh = create_state(objective, tx, key, key, example, config.optim.ema_decay)
   ckpt = checkpoint_lib.Checkpointer(os.path.join(workdir, 'checkpoints'))
   state, _ = ckpt.restore(checkpoint_lib.abstract_like(fresh))
@@ -366,7 +401,13 @@ def restore_variables(config, workdir, objective, dataset):
   return {'params': eval_params(state), **state.mutables}
 
 
+def _num_train(dataset):
+  return None if dataset is None else len(dataset.x_train)
+
+
 def _global_batch(dataset, config, step, mesh):
+  if dataset is None:  # A data-free objective.
+    return None
   idx = data_lib.train_indices(len(dataset.x_train), config.batch_size, step,
                                config.seed)
   x = dataset.x_train[idx]
@@ -384,7 +425,12 @@ def _local(batch):
 
 
 def evaluate(state, dataset, config, mesh, eval_fn, eval_key, max_examples):
-  """Mean per-example metrics of the state's evaluation parameters."""
+  """Mean per-example metrics of the state's evaluation parameters (for a
+  data-free objective, the scalars its `evaluate` returns, as eval/<name>)."""
+  if dataset is None:
+    out = jax.device_get(eval_fn(eval_params(state), state.mutables, None,
+                                 eval_key))
+    return {f'eval/{k}': float(v) for k, v in out.items()}
   return evaluate_variables(
       {'params': eval_params(state), **state.mutables}, dataset, config, mesh,
       eval_fn, eval_key, max_examples)

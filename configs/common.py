@@ -136,37 +136,77 @@ def vae_model(**overrides):
 
 
 def pixelcnn_model(name, **overrides):
-  """Model block of the PixelCNN family (pixelcnn/train.py).
+  """Model block of the PixelCNN family (pixelcnn/train.py `build`).
 
-  `features` and `depth` mean, per network: pixelcnn, h (the residual stream
-  has 2h channels) and residual blocks; gated_pixelcnn, channels per stack
-  and gated layers; pixelcnnpp, filters and resnet blocks per stage.
+  Every network is built by keyword from its block (`from_config`), and
+  each key means one thing; a block holds only its network's keys, so an
+  override another network would read is an unknown key (a ConfigError).
+
+  Every network:
+    name             pixelcnn | gated_pixelcnn | pixelcnnpp
+    head             output distribution: softmax (pixelcnn, gated_pixelcnn)
+                     | logistic_mixture (pixelcnnpp)
+    num_samples      images in each sample grid (0: none)
+  pixelcnn (arXiv:1601.06759):
+    hidden           h: the residual stream has 2h channels, each block's
+                     inner convolutions h
+    residual_blocks  residual blocks after the mask-A layer
+    first_kernel     side of the first (mask-A) convolution
+    output_features  channels of the 1x1 output layers
+    output_layers    1x1 output layers before the logits
+  gated_pixelcnn (arXiv:1606.05328):
+    stack_channels   channels of the vertical and of the horizontal stack
+    gated_layers     gated layers of both stacks
+    first_kernel     side of the first layer's kernels
+    kernel           side of the later layers' kernels
+    output_features  channels of the 1x1 output layer
+    num_classes      > 0: class-conditional on the label
+  pixelcnnpp (arXiv:1701.05517):
+    filters          channels of every layer of the U-Net
+    resnet_blocks    gated resnet blocks per stage
+    num_scales       resolutions of the U-Net (halved num_scales - 1 times)
+    dropout          dropout rate inside every block
+    num_classes      > 0: class-conditional on the label
+    num_mixtures     logistic mixture components per pixel
   """
+  if name not in _PIXELCNN_NETWORKS:
+    raise ConfigError(f'unknown PixelCNN model {name!r}; use '
+                      f'{", ".join(_PIXELCNN_NETWORKS)}')
   m = ml_collections.ConfigDict()
-  m.name = name                # pixelcnn | gated_pixelcnn | pixelcnnpp
+  m.name = name
   m.head = 'logistic_mixture' if name == 'pixelcnnpp' else 'softmax'
-  m.num_mixtures = 10          # logistic_mixture components per pixel.
-  m.features = 128
-  m.depth = 15
-  m.first_kernel = 7           # pixelcnn, gated: the first (mask A) layer.
-  m.kernel = 5                 # gated: later layers.
-  m.output_features = 1024     # pixelcnn, gated: the 1x1 output layers.
-  m.output_layers = 2          # pixelcnn.
-  m.num_scales = 3             # pixelcnnpp: resolutions of the U-Net.
-  m.dropout = 0.5              # pixelcnnpp.
-  m.num_classes = 0            # > 0: class-conditional (gated, pixelcnnpp).
   m.num_samples = 16
+  m.update(_PIXELCNN_NETWORKS[name])
+  unknown = sorted(set(overrides) - set(m))
+  if unknown:
+    raise ConfigError(
+        f'{name} has no model key {", ".join(unknown)}; its keys: '
+        f'{", ".join(sorted(m))}')
   m.update(overrides)
   return m
 
 
+# Each network's keys and their defaults (the papers' sizes).
+_PIXELCNN_NETWORKS = {
+    'pixelcnn': dict(hidden=128, residual_blocks=15, first_kernel=7,
+                     output_features=1024, output_layers=2),
+    'gated_pixelcnn': dict(stack_channels=128, gated_layers=15, first_kernel=7,
+                           kernel=5, output_features=1024, num_classes=0),
+    'pixelcnnpp': dict(filters=160, resnet_blocks=5, num_scales=3, dropout=0.5,
+                       num_classes=0, num_mixtures=10),
+}
+
+
 def smoke_pixelcnn(m):
   """Shrinks a PixelCNN-family model block to a seconds-long smoke run."""
-  m.features = 12 if m.name != 'pixelcnnpp' else 8
-  m.depth = 2 if m.name != 'pixelcnnpp' else 1
-  m.num_scales = min(m.num_scales, 2)
-  m.output_features = 24
-  m.num_mixtures = min(m.num_mixtures, 3)
+  if m.name == 'pixelcnn':
+    m.hidden, m.residual_blocks, m.output_features = 12, 2, 24
+  elif m.name == 'gated_pixelcnn':
+    m.stack_channels, m.gated_layers, m.output_features = 12, 2, 24
+  else:
+    m.filters, m.resnet_blocks = 8, 1
+    m.num_scales = min(m.num_scales, 2)
+    m.num_mixtures = min(m.num_mixtures, 3)
   m.num_samples = 4
   return m
 

@@ -17,9 +17,10 @@ Smoke:     --config=configs/gated_pixelcnn_cifar.py:smoke (a few seconds).
 Vertical and horizontal stacks of gated layers (no blind spot), RGB colour
 groups in the horizontal stack, a 256-way softmax per sub-pixel; the paper
 reports 3.03 bits/dim. Its CIFAR-10 layer sizes are not given in full; we
-use 15 gated layers of 5x5 (7x7 first) with 192 channels (64 per colour) per
-stack. Arguments: conditional (class-conditional on the label, Sec. 2.3),
-epochs.
+use 15 gated layers (model.gated_layers) of 5x5 (model.kernel; 7x7 first,
+model.first_kernel) with 192 channels (64 per colour) per stack
+(model.stack_channels). Arguments: conditional (class-conditional on the
+label, Sec. 2.3), epochs.
 """
 from configs import common
 
@@ -29,8 +30,8 @@ def get_config(arg=None):
   c = common.base_config()
   c.entry = 'pixelcnn.train'
   c.data.name = 'cifar10'
-  c.model = common.pixelcnn_model('gated_pixelcnn', features=192, depth=15,
-                                  first_kernel=7, kernel=5,
+  c.model = common.pixelcnn_model('gated_pixelcnn', stack_channels=192,
+                                  gated_layers=15, first_kernel=7, kernel=5,
                                   output_features=1024,
                                   num_classes=10 if a.conditional else 0)
   c.batch_size = 32

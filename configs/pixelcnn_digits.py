@@ -11,23 +11,32 @@ Smoke:     --config=configs/pixelcnn_digits.py:smoke (a few seconds).
 A 17-way softmax per pixel (arXiv:1601.06759 Sec. 5.2) on 1500 train /
 297 test digits; test bits/dim are exact discrete code lengths (uniform: 4.09).
 Argument model=pixelcnn|gated_pixelcnn|pixelcnnpp picks the network
-(pixelcnnpp uses its discretized logistic mixture instead of the softmax).
+(pixelcnnpp uses its discretized logistic mixture instead of the softmax);
+its sizes are model keys, e.g. --config.model.stack_channels=64
+--config.model.gated_layers=6 (gated_pixelcnn), model.hidden and
+model.residual_blocks (pixelcnn), model.filters and model.resnet_blocks
+(pixelcnnpp); configs/common.py `pixelcnn_model` lists every key.
 """
 from configs import common
 
+# Each network's model keys here (the rest: pixelcnn_model's defaults).
+_SIZES = {
+    'pixelcnn': dict(hidden=32, residual_blocks=4, first_kernel=5,
+                     output_features=128),
+    'gated_pixelcnn': dict(stack_channels=32, gated_layers=4, first_kernel=5,
+                           kernel=3, output_features=128),
+    'pixelcnnpp': dict(filters=32, resnet_blocks=2, num_scales=2,
+                       num_mixtures=5, dropout=0.0),
+}
+
 
 def get_config(arg=None):
-  a = common.parse_arg(arg, smoke=False, model='gated_pixelcnn', features=32,
-                       depth=4, steps=2000)
+  a = common.parse_arg(arg, smoke=False, model='gated_pixelcnn', steps=2000)
   c = common.base_config()
   c.entry = 'pixelcnn.train'
   c.data.name = 'digits'
   # Small on purpose: 1500 training images are overfitted within minutes.
-  c.model = common.pixelcnn_model(a.model, features=a.features, depth=a.depth,
-                                  first_kernel=5, kernel=3, output_features=128,
-                                  num_scales=2, num_mixtures=5, dropout=0.0)
-  if a.model == 'pixelcnnpp':
-    c.model.features, c.model.depth = 32, 2
+  c.model = common.pixelcnn_model(a.model, **_SIZES.get(a.model, {}))
   c.batch_size = 50
   c.eval_batch_size = 99
   c.total_steps = a.steps

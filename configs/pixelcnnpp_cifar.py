@@ -15,8 +15,9 @@ Result:    that budget run (120 training images seen): 7.101 bits/dim on
            converged number measured; the paper reports 2.92.
 Smoke:     --config=configs/pixelcnnpp_cifar.py:smoke (a few seconds).
 
-6 stages of 5 gated resnet blocks (3 resolutions down, 3 up) with 160
-filters, concat_elu, dropout 0.5, weight norm with data-dependent init, a
+6 stages of 5 gated resnet blocks (model.resnet_blocks; 3 resolutions
+down, 3 up: model.num_scales) with 160 filters (model.filters),
+concat_elu, dropout 0.5, weight norm with data-dependent init, a
 10-component discretized logistic mixture with linear RGB coupling; Adam at
 1e-3 decayed by 0.999995 per step, and an EMA of the parameters (decay
 0.9995, as in the reference code) for evaluation and sampling. The paper
@@ -30,7 +31,7 @@ def get_config(arg=None):
   c = common.base_config()
   c.entry = 'pixelcnn.train'
   c.data.name = 'cifar10'
-  c.model = common.pixelcnn_model('pixelcnnpp', features=160, depth=5,
+  c.model = common.pixelcnn_model('pixelcnnpp', filters=160, resnet_blocks=5,
                                   num_scales=3, num_mixtures=10, dropout=0.5,
                                   num_classes=10 if a.conditional else 0)
   c.batch_size = 64

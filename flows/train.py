@@ -1,4 +1,8 @@
-"""Entry for flow configs (`config.entry = 'flows.train'`): builds, then `fit`s."""
+"""Entry for flow configs (`config.entry = 'flows.train'`): builds, then `fit`s.
+
+`build(config, dataset)` is the family's objective builder (as every
+family's `train.build`): `common.runs.load_run` rebuilds trained runs with it.
+"""
 from common import data as data_lib
 from common import trainer
 from common.errors import ConfigError
@@ -7,8 +11,9 @@ from flows import objective as objective_lib
 from flows import realnvp
 
 
-def build_objective(model_cfg, dataset):
-  """The model and objective that `model_cfg.name` names, shaped for `dataset`."""
+def build(config, dataset):
+  """The objective of the model `config.model.name` names, shaped for `dataset`."""
+  model_cfg = config.model
   if model_cfg.name == 'realnvp':
     if dataset.levels == 0:
       raise ConfigError('model realnvp needs integer images; use realnvp_2d '
@@ -47,5 +52,5 @@ def build_objective(model_cfg, dataset):
 
 def main(config, workdir):
   dataset = data_lib.load(config.data)
-  objective = build_objective(config.model, dataset)
+  objective = build(config, dataset)
   return trainer.fit(config, workdir, objective, dataset)

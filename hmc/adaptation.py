@@ -134,18 +134,27 @@ def find_reasonable_step_size(rng, state, step_fn, inverse_mass, step_size=1.0,
 
 
 def run_warmup(rng, state, step_fn: Callable, num_warmup: int, dense=False,
-               target_accept=0.8, initial_step_size=1.0):
+               target_accept=0.8, initial_step_size=1.0,
+               initial_inverse_mass=None):
   """Window adaptation for one chain.
 
   Args:
     step_fn: (rng, state, step_size, inverse_mass) -> (state, info), a
       kernel with everything but its tuning parameters bound.
+    initial_step_size: where the step-size heuristic starts (Stan does the
+      same with a user's step size).
+    initial_inverse_mass: the metric until the first slow window ends
+      ([d] if not dense, else [d, d]; default the identity). With fewer than
+      20 warm-up iterations there is no slow window and it is kept.
   Returns:
     (final state, step size, inverse mass matrix, per-iteration info).
   """
   dim = state.position.shape[0]
   dtype = state.position.dtype
-  inv_mass0 = jnp.eye(dim, dtype=dtype) if dense else jnp.ones(dim, dtype)
+  if initial_inverse_mass is None:
+    inv_mass0 = jnp.eye(dim, dtype=dtype) if dense else jnp.ones(dim, dtype)
+  else:
+    inv_mass0 = jnp.asarray(initial_inverse_mass, dtype)
   init_rng, rng = jax.random.split(rng)
   eps0 = find_reasonable_step_size(init_rng, state, step_fn, inv_mass0,
                                    initial_step_size)

@@ -6,8 +6,9 @@ H(q, p) = U(q) + K(p), U = -log pi(q), K(p) = p^T M^{-1} p / 2. Positions and
 momenta are flat float vectors (the kernels ravel pytrees once at their
 boundary). The metric is given by the inverse mass matrix: a vector for a
 diagonal M, a matrix for a dense one. The kinetic energy and the velocity
-always use the same M^{-1} that the momentum was drawn with (the blog's toy
-code drew p with std 0.5 and then used sum(p^2)/2: the wrong target).
+always use the same M^{-1} that the momentum was drawn with (drawing p with
+one scale and using sum(p^2)/2 for the energy samples the wrong target;
+Neal 2011, arXiv:1206.1901).
 """
 from typing import Callable, NamedTuple
 
@@ -66,7 +67,8 @@ def leapfrog(logdensity_and_grad: Callable, metric: Metric,
 
   Adjacent half kicks are merged: a half kick, then num_steps - 1 full
   (drift, kick) pairs, a last drift and a closing half kick; num_steps
-  gradient evaluations in all. (The blog's toy ended with a full kick.)
+  gradient evaluations in all (the leapfrog of Neal 2011, arXiv:1206.1901;
+  ending on a full kick would not be the same, time-reversible map).
   """
   p = state.momentum + 0.5 * step_size * state.logdensity_grad
   q = state.position

@@ -27,29 +27,27 @@ from common import record
 from common.errors import ConfigError
 from hmc import diagnostics
 from hmc import sampling
-from hmc import targets
+import targets
 
 
 def vae_latent_target(cfg):
   """p(z | x) of the one-layer VAE trained in cfg.workdir, for test image
   cfg.image_index (binarized with a fixed key when its decoder is Bernoulli)."""
   from common import data as data_lib  # pylint: disable=g-import-not-at-top
-  from common import trainer  # pylint: disable=g-import-not-at-top
-  from vae import train as vae_train  # pylint: disable=g-import-not-at-top
-  vae_config = trainer.read_run_config(
-      cfg.workdir, 'vae.workdir',
-      'train a VAE first (configs/vae_digits.py or vae_mnist.py)')
+  from common import runs  # pylint: disable=g-import-not-at-top
+  hint = 'train a VAE first (configs/vae_digits.py or vae_mnist.py)'
+  data_cfg = runs.read_config(cfg.workdir, 'vae.workdir', hint).data
   if cfg.npz_path:
-    vae_config.data.npz_path = cfg.npz_path
-  dataset = data_lib.load(vae_config.data)
-  objective = vae_train.build_vae_objective(vae_config.model, dataset)
-  # The checkpoint goes through common.checkpoint via restore_variables.
-  variables = trainer.restore_variables(vae_config, cfg.workdir, objective,
-                                        dataset)
+    data_cfg.npz_path = cfg.npz_path
+  dataset = data_lib.load(data_cfg)  # The test image.
+  run = runs.load_run(cfg.workdir, 'vae.workdir', hint, dataset=dataset)
+  if run.config.model.name != 'vae':
+    raise ConfigError(f'vae.workdir={cfg.workdir} holds a '
+                      f'{run.config.model.name} run, not a VAE')
   if not 0 <= cfg.image_index < len(dataset.x_test):
     raise ConfigError(f'vae.image_index={cfg.image_index} is outside the '
                       f'{len(dataset.x_test)} test images')
-  model = objective.model
+  model, variables = run.objective.model, run.variables
   _, target = model.likelihood.prepare(dataset.x_test[cfg.image_index][None],
                                        jax.random.key(cfg.image_index))
 
@@ -63,6 +61,9 @@ def vae_latent_target(cfg):
 def build_target(config):
   if config.target == 'vae_latent':
     return vae_latent_target(config.vae)
+  if config.target not in targets.BUILDERS:
+    raise ConfigError(f'unknown HMC target {config.target!r}; use one of '
+                      f'{sorted(targets.BUILDERS) + ["vae_latent"]}')
   return targets.get(config.target, config.dim)
 
 
@@ -70,11 +71,14 @@ def main(config, workdir):
   if config.float64:
     jax.config.update('jax_enable_x64', True)
   dtype = jnp.float64 if config.float64 else jnp.float32
+  sampling.check_settings(config.kernel, config.num_warmup, config.num_draws,
+                          config.num_steps, config.max_depth,
+                          config.target_accept)
   target = build_target(config)
-  record.commit(config, workdir)  # The target is valid: record the run.
+  record.commit(config, workdir)  # Settings and target are valid: record.
   init_key, run_key = jax.random.split(jax.random.key(config.seed))
   res = sampling.run_chains(
-      run_key, target.logdensity,
+      run_key, target,
       target.initial(init_key, config.num_chains, dtype), config.kernel,
       config.num_warmup, config.num_draws, config.num_steps, config.max_depth,
       config.dense_mass, config.target_accept)

@@ -1,5 +1,11 @@
 """Many chains of any kernel: warm-up (window adaptation) then draws, as one
 jitted function of `lax.scan`s, vmapped over chains and sharded over devices.
+
+`run_chains` is the library entry: a log density over any pytree, starting
+positions with a leading chain axis, and optionally a step size and an
+inverse mass matrix of one's own (used as given with `num_warmup=0`, as
+starting values of Stan's window adaptation otherwise). Bad arguments are
+`ConfigError`s, which are `ValueError`s.
 """
 import time
 from typing import Callable, NamedTuple
@@ -10,19 +16,26 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from common import sharding
+from common.errors import ConfigError
 from hmc import adaptation
 from hmc import kernel as kernel_lib
+import targets
+
+KERNELS = ('hmc', 'nuts', 'rwmh')
 
 
 class Result(NamedTuple):
   draws: np.ndarray          # [chains, draws, d], flat positions.
   info: kernel_lib.Info      # Each field [chains, draws].
-  warmup_info: kernel_lib.Info
+  warmup_info: kernel_lib.Info  # Each field [chains, num_warmup].
   step_size: np.ndarray      # [chains]
   inverse_mass: np.ndarray   # [chains, d] or [chains, d, d]
   compile_s: float
   run_s: float
-  unravel: Callable          # Flat position -> the target's pytree.
+  unravel: Callable          # Flat position [d] -> the position's pytree.
+  named_draws: dict = None   # {leaf name: [chains, draws, *leaf_shape]},
+                             # views of `draws`.
+  names: list = None         # Names of the d flat coordinates.
 
 
 def make_step_fn(name, logdensity_flat, num_steps=10, max_depth=10):
@@ -39,34 +52,218 @@ def make_step_fn(name, logdensity_flat, num_steps=10, max_depth=10):
       scale = eps * (jnp.sqrt(m) if m.ndim == 1 else jnp.sqrt(jnp.diag(m)))
       return kernel_lib.rwmh_step(k, s, logdensity_flat, scale)
     return rwmh
-  raise ValueError(f'unknown kernel {name!r}; use hmc, nuts or rwmh')
+  raise ConfigError(f'unknown kernel {name!r}; use one of {list(KERNELS)}')
+
+
+def _shapes(tree):
+  return ', '.join(f'{n}: {tuple(np.shape(l))}' for n, l in zip(
+      targets.leaf_names(tree), jax.tree.leaves(tree)))
+
+
+def check_positions(logdensity_fn, initial_positions, template=None):
+  """Returns the positions as jax arrays, or raises one `ConfigError`
+  saying what shape was expected: every leaf [chains, *leaf_shape] with one
+  number of chains (and, given a `template` of one position, its structure
+  and leaf shapes after the chain axis), float, and a scalar log density
+  of one chain's position.
+
+  (Without a template, a position given without its chain axis is caught
+  when the log density fails on, or does not reduce, the leaves without
+  their first axis; a log density that broadcasts cannot tell a flat [d]
+  vector from d chains of scalars. Pass the `targets.Target` to
+  `run_chains` to check the shapes exactly.)
+  """
+  positions = jax.tree.map(jnp.asarray, initial_positions)
+  leaves = jax.tree.leaves(positions)
+  expected = ('initial_positions must have a leading chain axis on every '
+              'leaf, [chains, *position_leaf_shape] with the same number of '
+              'chains (e.g. Target.initial(rng, chains))')
+  if not leaves:
+    raise ConfigError(f'{expected}; got no arrays')
+  sizes = {l.shape[0] if l.ndim else None for l in leaves}
+  if None in sizes or len(sizes) != 1 or 0 in sizes:
+    raise ConfigError(f'{expected}; got leaf shapes {{{_shapes(positions)}}}')
+  if template is not None:
+    same = (jax.tree.structure(positions) == jax.tree.structure(template)
+            and all(l.shape[1:] == np.shape(t) for l, t in zip(
+                leaves, jax.tree.leaves(template))))
+    if not same:
+      want = ', '.join(
+          f'{n}: ({", ".join(["chains"] + [str(d) for d in np.shape(t)])}'
+          f'{"," if not np.shape(t) else ""})' for n, t in zip(
+              targets.leaf_names(template), jax.tree.leaves(template)))
+      raise ConfigError(f'{expected}; this target expects {{{want}}}, got '
+                        f'leaf shapes {{{_shapes(positions)}}}')
+  if not all(jnp.issubdtype(l.dtype, jnp.floating) for l in leaves):
+    raise ConfigError(f'initial_positions must be floating point; got '
+                      f'{[str(l.dtype) for l in leaves]}')
+  one = jax.tree.map(lambda l: jax.ShapeDtypeStruct(l.shape[1:], l.dtype),
+                     positions)
+  try:
+    out = jax.eval_shape(logdensity_fn, one)
+  except Exception as e:  # pylint: disable=broad-except
+    raise ConfigError(
+        f'{expected}; logdensity_fn fails on one chain\'s position (leaf '
+        f'shapes {{{_shapes(one)}}}): {type(e).__name__}: {e}') from e
+  if not hasattr(out, 'shape') or tuple(out.shape) != ():
+    raise ConfigError(
+        f'{expected}; logdensity_fn must return a scalar for one chain\'s '
+        f'position (leaf shapes {{{_shapes(one)}}}), got '
+        f'{getattr(out, "shape", type(out).__name__)}')
+  return positions
+
+
+def _check_step_size(step_size, chains, dtype):
+  eps = np.asarray(step_size, np.float64)
+  if eps.ndim == 0:
+    eps = np.full(chains, eps)
+  if eps.shape != (chains,) or not np.all(np.isfinite(eps) & (eps > 0)):
+    raise ConfigError(f'step_size must be a positive number or {chains} '
+                      f'positive numbers (one per chain); got {step_size!r}')
+  return jnp.asarray(eps, dtype)
+
+
+def _check_inverse_mass(inverse_mass, dense_mass, chains, dim, dtype):
+  """[chains, d] or [chains, d, d] from any accepted form, and whether it is
+  dense. Forms: [d] (diagonal), [d, d] (dense), or either with a leading
+  chain axis; when chains == d, a [d, d] array is dense unless dense_mass is
+  False."""
+  m = np.asarray(inverse_mass, np.float64)
+  shape = m.shape
+  if m.shape == (dim,):
+    dense, m = False, np.broadcast_to(m, (chains, dim))
+  elif m.shape == (chains, dim, dim):
+    dense = True
+  elif m.shape == (dim, dim) and not (dense_mass is False and chains == dim):
+    dense, m = True, np.broadcast_to(m, (chains, dim, dim))
+  elif m.shape == (chains, dim):
+    dense = False
+  else:
+    raise ConfigError(
+        f'inverse_mass must have shape ({dim},) (diagonal) or ({dim}, {dim}) '
+        f'(dense), optionally after a chain axis of {chains}; got {m.shape}')
+  if dense_mass is not None and bool(dense_mass) != dense:
+    raise ConfigError(f'dense_mass={dense_mass} but inverse_mass of shape '
+                      f'{shape} is {"dense" if dense else "diagonal"}')
+  if not np.all(np.isfinite(m)):
+    raise ConfigError('inverse_mass must be finite')
+  if dense:
+    if not np.allclose(m, np.swapaxes(m, -1, -2), rtol=1e-6, atol=0):
+      raise ConfigError('a dense inverse_mass must be symmetric')
+    try:
+      np.linalg.cholesky(m)
+    except np.linalg.LinAlgError:
+      raise ConfigError('a dense inverse_mass must be positive '
+                        'definite') from None
+  elif not np.all(m > 0):
+    raise ConfigError('a diagonal inverse_mass must be positive')
+  return jnp.asarray(m, dtype), dense
+
+
+def check_settings(kernel, num_warmup=1000, num_draws=1000, num_steps=10,
+                   max_depth=10, target_accept=0.8, repeats=1):
+  """Raises a `ConfigError` for an unknown kernel or a count or target
+  acceptance out of range (what `run_chains` checks first)."""
+  if kernel not in KERNELS:
+    raise ConfigError(f'unknown kernel {kernel!r}; use one of {list(KERNELS)}')
+  for name, value, low in (('num_warmup', num_warmup, 0),
+                           ('num_draws', num_draws, 1),
+                           ('num_steps', num_steps, 1),
+                           ('max_depth', max_depth, 1),
+                           ('repeats', repeats, 1)):
+    if not isinstance(value, (int, np.integer)) or value < low:
+      raise ConfigError(f'{name} must be an integer >= {low}; got {value!r}')
+  if not 0 < target_accept < 1:
+    raise ConfigError(f'target_accept must be in (0, 1); got {target_accept!r}')
 
 
 def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
                num_warmup=1000, num_draws=1000, num_steps=10, max_depth=10,
-               dense_mass=False, target_accept=0.8, repeats=1):
-  """Adapts and samples `chains` independent chains.
+               dense_mass=None, target_accept=0.8, repeats=1, *,
+               step_size=None, inverse_mass=None) -> Result:
+  """Adapts and samples independent chains, one per leading index of
+  `initial_positions`.
+
+  HMC (Neal 2011, arXiv:1206.1901), NUTS (Hoffman & Gelman 2014,
+  arXiv:1111.4246, in Betancourt's multinomial form, arXiv:1701.02434) or
+  random-walk Metropolis, after Stan's window adaptation (hmc/adaptation.py).
 
   Args:
-    logdensity_fn: log pi(position) for one position (a pytree).
-    initial_positions: the pytree with a leading chain axis on every leaf.
+    rng: a jax PRNG key.
+    logdensity_fn: log pi(position) + const for one position (any pytree of
+      float arrays), or a `targets.Target`, whose template then also checks
+      the shapes of `initial_positions`.
+    initial_positions: that pytree with a leading chain axis on every leaf,
+      [chains, *leaf_shape] (`targets.Target.initial(rng, chains)`).
+    kernel: 'nuts', 'hmc' (num_steps leapfrog steps) or 'rwmh'.
+    num_warmup: window-adaptation iterations; 0 samples with the given
+      step_size and inverse_mass as they are.
+    dense_mass: adapt a dense (True) or diagonal (False) inverse mass
+      matrix; None: dense exactly when `inverse_mass` is a matrix.
     repeats: timed runs of the compiled sampler (benchmarks use the fastest;
       every run gives identical draws).
+    step_size: a positive number, or one per chain [chains]. With warm-up
+      it is where the step-size search (Hoffman & Gelman 2014, Alg. 4)
+      starts, as in Stan; with num_warmup=0 it is used as given. Default:
+      the search from 1.0 (with num_warmup=0 too).
+    inverse_mass: M^{-1}, [d] (diagonal) or [d, d] (dense) over the flat
+      position (the order of `Result.names`), or one per chain [chains, d] /
+      [chains, d, d] (e.g. a previous `Result.inverse_mass`). With warm-up
+      it is the metric until the first slow window's estimate replaces it;
+      with num_warmup=0 it is used as given. Default: the identity.
+
+  Returns:
+    A `Result`: flat draws [chains, draws, d] (what the diagnostics take),
+    the same draws by name ({leaf name: [chains, draws, *leaf_shape]}),
+    per-draw sampler statistics, the final step size and inverse mass per
+    chain, and compile and run times.
+
+  Raises:
+    ConfigError (a ValueError): positions without a common leading chain
+      axis, an unknown kernel, or an invalid count, step size or mass.
   """
+  check_settings(kernel, num_warmup, num_draws, num_steps, max_depth,
+                 target_accept, repeats)
+  template = None
+  if isinstance(logdensity_fn, targets.Target):
+    template, logdensity_fn = logdensity_fn.template, logdensity_fn.logdensity
+  initial_positions = check_positions(logdensity_fn, initial_positions,
+                                      template)
   first = jax.tree.map(lambda a: a[0], initial_positions)
-  flat0, unravel = ravel_pytree(first)
+  _, unravel = ravel_pytree(first)
   flat_init = jax.vmap(lambda p: ravel_pytree(p)[0])(initial_positions)
+  num_chains, dim = flat_init.shape
+  dtype = flat_init.dtype
+  eps_given = (None if step_size is None
+               else _check_step_size(step_size, num_chains, dtype))
+  if inverse_mass is None:
+    mass_given, dense = None, bool(dense_mass)
+  else:
+    mass_given, dense = _check_inverse_mass(inverse_mass, dense_mass,
+                                            num_chains, dim, dtype)
   logdensity_flat = lambda x: logdensity_fn(unravel(x))
   step_fn = make_step_fn(kernel, logdensity_flat, num_steps, max_depth)
   value_and_grad = jax.value_and_grad(logdensity_flat)
   if kernel == 'rwmh':
     target_accept = min(target_accept, 0.234)  # Roberts et al. 1997.
 
-  def one_chain(key, x0):
+  def one_chain(key, x0, eps, inv_mass):
     warm_key, draw_key = jax.random.split(key)
     state = kernel_lib.init(x0, value_and_grad)
-    state, step_size, inv_mass, warm_info = adaptation.run_warmup(
-        warm_key, state, step_fn, num_warmup, dense_mass, target_accept)
+    if num_warmup == 0 and eps is not None:
+      # As given: no search, no adaptation.
+      step_size = eps
+      if inv_mass is None:
+        inv_mass = jnp.eye(dim, dtype=dtype) if dense else jnp.ones(dim, dtype)
+      info = jax.eval_shape(lambda: step_fn(warm_key, state, step_size,
+                                            inv_mass)[1])
+      warm_info = jax.tree.map(lambda s: jnp.zeros((0,) + s.shape, s.dtype),
+                               info)
+    else:
+      state, step_size, inv_mass, warm_info = adaptation.run_warmup(
+          warm_key, state, step_fn, num_warmup, dense, target_accept,
+          initial_step_size=1.0 if eps is None else eps,
+          initial_inverse_mass=inv_mass)
 
     def body(state, key):
       state, info = step_fn(key, state, step_size, inv_mass)
@@ -76,22 +273,26 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
                                     jax.random.split(draw_key, num_draws))
     return draws, info, warm_info, step_size, inv_mass
 
-  num_chains = flat_init.shape[0]
   keys = jax.random.split(rng, num_chains)
+  args = (keys, flat_init, eps_given, mass_given)
   run = jax.jit(jax.vmap(one_chain))
   if jax.device_count() > 1 and num_chains % jax.device_count() == 0:
     # Chains are independent: split them over devices along one mesh axis.
     spec = sharding.batch_sharded(sharding.make_mesh())
-    keys, flat_init = jax.device_put((keys, flat_init), spec)
+    args = jax.device_put(args, spec)
   start = time.time()
-  compiled = run.lower(keys, flat_init).compile()
+  compiled = run.lower(*args).compile()
   compile_s = time.time() - start
   run_s = float('inf')
   for _ in range(repeats):
     start = time.time()
-    out = jax.block_until_ready(compiled(keys, flat_init))
+    out = jax.block_until_ready(compiled(*args))
     run_s = min(run_s, time.time() - start)
   draws, info, warm_info, step_size, inv_mass = jax.device_get(out)
-  del flat0
-  return Result(np.asarray(draws), info, warm_info, np.asarray(step_size),
-                np.asarray(inv_mass), compile_s, run_s, unravel)
+  draws = np.asarray(draws)
+  # Views of the flat draws, one per leaf of the position.
+  by_leaf = jax.tree.leaves(targets.make_unravel(first)(draws))
+  named = dict(zip(targets.leaf_names(first), by_leaf))
+  return Result(draws, info, warm_info, np.asarray(step_size),
+                np.asarray(inv_mass), compile_s, run_s, unravel, named,
+                targets.coordinate_names(first))

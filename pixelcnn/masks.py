@@ -10,8 +10,8 @@ as there are colours; group g of a layer's output may use
     or up to and including g (mask 'B', later layers).
 
 Masking only the current pixel's channels (and nothing at earlier pixels) is
-the paper's rule; zeroing later colour groups at every position, as the blog
-version did, throws away valid context.
+the paper's rule (arXiv:1601.06759 Sec. 3.4); zeroing later colour groups at
+every position would throw away valid context.
 """
 import numpy as np
 

@@ -3,7 +3,9 @@
 
 Both take images as bin centres in [-1, 1], shape [B, H, W, C], and return
 the raw output map [B, H, W, head.num_outputs] of a `heads.SoftmaxHead`,
-whose colour group c only sees the context of sub-pixel c.
+whose colour group c only sees the context of sub-pixel c. Their fields
+(but head) are their config keys: `from_config(model_config, head)` builds
+one from its model block by keyword (configs/common.py `pixelcnn_model`).
 """
 import flax.linen as nn
 import jax
@@ -11,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pixelcnn import masks
+from pixelcnn import network_config
 from pixelcnn.layers import MaskedConv, down_shift
 
 
@@ -24,10 +27,15 @@ class PixelCNN(nn.Module):
   """
   head: object
   hidden: int = 128            # h; the residual stream has 2h channels.
-  num_blocks: int = 15
-  first_kernel: int = 7
-  output_features: int = 1024
+  residual_blocks: int = 15
+  first_kernel: int = 7        # Side of the mask-A convolution.
+  output_features: int = 1024  # Channels of the 1x1 output layers.
   output_layers: int = 2
+
+  @classmethod
+  def from_config(cls, model_config, head):
+    """The network of a `pixelcnn_model('pixelcnn')` block, by keyword."""
+    return network_config.from_config(cls, model_config, head)
 
   @nn.compact
   def __call__(self, x, y=None, train=False):
@@ -35,7 +43,7 @@ class PixelCNN(nn.Module):
     groups = x.shape[-1]
     conv = lambda f, k, t: MaskedConv(f, (k, k), t, groups)
     h = conv(2 * self.hidden, self.first_kernel, 'A')(x)
-    for _ in range(self.num_blocks):
+    for _ in range(self.residual_blocks):
       r = conv(self.hidden, 1, 'B')(nn.relu(h))
       r = conv(self.hidden, 3, 'B')(nn.relu(r))
       h = h + conv(2 * self.hidden, 1, 'B')(nn.relu(r))
@@ -59,18 +67,23 @@ class GatedPixelCNN(nn.Module):
   is residual.
   """
   head: object
-  features: int = 128          # p, the channels of each stack.
-  num_layers: int = 15
-  kernel: int = 5
-  first_kernel: int = 7
+  stack_channels: int = 128    # p, the channels of each stack.
+  gated_layers: int = 15
+  kernel: int = 5              # Side of the later layers' kernels.
+  first_kernel: int = 7        # Side of the first layer's kernels.
   num_classes: int = 0
-  output_features: int = 1024
+  output_features: int = 1024  # Channels of the 1x1 output layer.
+
+  @classmethod
+  def from_config(cls, model_config, head):
+    """The network of a `pixelcnn_model('gated_pixelcnn')` block, by keyword."""
+    return network_config.from_config(cls, model_config, head)
 
   @nn.compact
   def __call__(self, x, y=None, train=False):
     del train
     groups = x.shape[-1]
-    p = self.features
+    p = self.stack_channels
     # Each gate half keeps the contiguous colour groups of p channels.
     gate_groups = tuple(np.concatenate([masks.group_ids(p, groups)] * 2))
     cond = 0.0
@@ -84,7 +97,7 @@ class GatedPixelCNN(nn.Module):
       return jnp.tanh(f) * jax.nn.sigmoid(g)
 
     v, h = x, x
-    for layer in range(self.num_layers):
+    for layer in range(self.gated_layers):
       k = self.first_kernel if layer == 0 else self.kernel
       # Vertical: rows r - k//2 .. r, all columns within k//2.
       v_pre = nn.Conv(2 * p, (k // 2 + 1, k),

@@ -11,10 +11,11 @@ import numpy as np
 from common import bpd
 from common import distributions
 from common import metrics as metrics_lib
+from common import objective as objective_lib
 from pixelcnn import sampling
 
 
-class PixelCNNObjective:
+class PixelCNNObjective(objective_lib.Objective):
   """Maximum likelihood for any network of the family and its output head."""
 
   def __init__(self, model, head, data_shape, num_classes=0, num_samples=16):

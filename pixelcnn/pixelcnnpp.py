@@ -16,6 +16,7 @@ import jax.numpy as jnp
 
 from common.errors import ConfigError
 from pixelcnn import layers as L
+from pixelcnn import network_config
 
 
 def _twos(n):
@@ -73,22 +74,29 @@ class GatedResnet(nn.Module):
 class PixelCNNPP(nn.Module):
   """The PixelCNN++ network: images as centres in [-1, 1] -> raw mixture map.
 
-  `num_resnet` blocks per stage; 3 resolutions up, 3 down (the paper's
-  "6 blocks of 5 ResNet layers", 160 filters, 10 components, dropout 0.5).
-  Image height and width must be divisible by 2^(num_scales - 1)
-  (`check_image_size`, a ConfigError at the first call otherwise).
+  `resnet_blocks` gated resnet blocks per stage, `filters` channels in
+  every layer; 3 resolutions up, 3 down (the paper's "6 blocks of 5 ResNet
+  layers", 160 filters, 10 components, dropout 0.5). Image height and width
+  must be divisible by 2^(num_scales - 1) (`check_image_size`, a
+  ConfigError at the first call otherwise). The fields (but head) are the
+  config keys: `from_config(model_config, head)` builds it by keyword.
   """
   head: object
-  features: int = 160
-  num_resnet: int = 5
+  filters: int = 160
+  resnet_blocks: int = 5
   num_scales: int = 3
   dropout: float = 0.5
   num_classes: int = 0
 
+  @classmethod
+  def from_config(cls, model_config, head):
+    """The network of a `pixelcnn_model('pixelcnnpp')` block, by keyword."""
+    return network_config.from_config(cls, model_config, head)
+
   @nn.compact
   def __call__(self, x, y=None, train=False):
     check_image_size(x.shape[1], x.shape[2], self.num_scales)
-    f = self.features
+    f = self.filters
     u_conv = lambda feat, init_scale=1.0: L.DownShiftedConv(
         feat, init_scale=init_scale)
     ul_conv = lambda feat, init_scale=1.0: L.DownRightShiftedConv(
@@ -105,7 +113,7 @@ class PixelCNNPP(nn.Module):
       if scale > 0:
         us.append(L.DownShiftedConv(f, strides=(2, 2))(us[-1]))
         uls.append(L.DownRightShiftedConv(f, strides=(2, 2))(uls[-1]))
-      for _ in range(self.num_resnet):
+      for _ in range(self.resnet_blocks):
         us.append(block(u_conv)(us[-1], y=y, train=train))
         uls.append(block(ul_conv)(uls[-1], us[-1], y=y, train=train))
     # Down pass: every block consumes its mirror's outputs as shortcuts.
@@ -114,7 +122,7 @@ class PixelCNNPP(nn.Module):
       if scale > 0:
         u = L.DownShiftedConvTranspose(f)(u)
         ul = L.DownRightShiftedConvTranspose(f)(ul)
-      for _ in range(self.num_resnet + (scale > 0)):
+      for _ in range(self.resnet_blocks + (scale > 0)):
         u = block(u_conv)(u, us.pop(), y=y, train=train)
         ul = block(ul_conv)(ul, jnp.concatenate([u, uls.pop()], -1), y=y,
                             train=train)

@@ -3,7 +3,9 @@
 `model.name` picks the network: 'pixelcnn' (arXiv:1601.06759),
 'gated_pixelcnn' (arXiv:1606.05328) or 'pixelcnnpp' (arXiv:1701.05517);
 `model.head` its output distribution ('softmax' over the dataset's levels, or
-'logistic_mixture', PixelCNN++'s).
+'logistic_mixture', PixelCNN++'s). The network is built from the rest of
+the model block by keyword (`NETWORKS[name].from_config`); the keys of each
+network are documented in configs/common.py `pixelcnn_model`.
 """
 from common import data as data_lib
 from common import trainer
@@ -13,47 +15,48 @@ from pixelcnn import models
 from pixelcnn import objective as objective_lib
 from pixelcnn import pixelcnnpp
 
+NETWORKS = {
+    'pixelcnn': models.PixelCNN,
+    'gated_pixelcnn': models.GatedPixelCNN,
+    'pixelcnnpp': pixelcnnpp.PixelCNNPP,
+}
 
-def build_objective(m, dataset):
-  """The network, head and objective that model block `m` describes."""
+
+def build(config, dataset):
+  """The objective (network, head and likelihood) of run config `config`
+  (its `model` block) on `dataset`; the family's builder."""
+  m = config.model
   if dataset.levels < 2 or len(dataset.example_shape) != 3:
     raise ConfigError('PixelCNN models need integer images [H, W, C]; '
                       f'dataset {dataset.name!r} is not one')
-  channels = dataset.example_shape[-1]
+  if m.name not in NETWORKS:
+    raise ConfigError(f'unknown PixelCNN model {m.name!r}; use '
+                      f'{", ".join(NETWORKS)}')
   if m.head not in ('softmax', 'logistic_mixture'):
     raise ConfigError(f'unknown model.head {m.head!r}; use softmax or '
                       'logistic_mixture')
-  head = heads.make_head(m.head, dataset.levels, channels, m.num_mixtures)
-  if m.num_classes and dataset.y_train is None:
-    raise ConfigError(f'model.num_classes={m.num_classes} needs labels, and '
-                      f'dataset {dataset.name!r} has none')
-  if m.name == 'pixelcnn':
-    net = models.PixelCNN(head, m.features, m.depth, m.first_kernel,
-                          m.output_features, m.output_layers)
-    if m.num_classes:
-      raise ConfigError('class conditioning is implemented for '
-                        'gated_pixelcnn and pixelcnnpp')
-  elif m.name == 'gated_pixelcnn':
-    net = models.GatedPixelCNN(head, m.features, m.depth, m.kernel,
-                               m.first_kernel, m.num_classes, m.output_features)
-  elif m.name == 'pixelcnnpp':
-    if m.head != 'logistic_mixture':
-      raise ConfigError('pixelcnnpp conditions on whole pixels; it needs '
-                        'model.head=logistic_mixture (the channel coupling)')
-    pixelcnnpp.check_image_size(*dataset.example_shape[:2], m.num_scales)
-    net = pixelcnnpp.PixelCNNPP(head, m.features, m.depth, m.num_scales,
-                                m.dropout, m.num_classes)
-  else:
-    raise ConfigError(f'unknown PixelCNN model {m.name!r}; use pixelcnn, '
-                      'gated_pixelcnn or pixelcnnpp')
+  if m.name == 'pixelcnnpp' and m.head != 'logistic_mixture':
+    raise ConfigError('pixelcnnpp conditions on whole pixels; it needs '
+                      'model.head=logistic_mixture (the channel coupling)')
   if m.name != 'pixelcnnpp' and m.head != 'softmax':
     raise ConfigError(f'{m.name} groups its channels by colour for a softmax '
                       'head; use model.head=softmax')
+  channels = dataset.example_shape[-1]
+  head = (heads.SoftmaxHead(dataset.levels, channels) if m.head == 'softmax'
+          else heads.LogisticMixtureHead(dataset.levels, channels,
+                                         m.get('num_mixtures', 10)))
+  net = NETWORKS[m.name].from_config(m, head)
+  num_classes = getattr(net, 'num_classes', 0)
+  if num_classes and dataset.y_train is None:
+    raise ConfigError(f'model.num_classes={num_classes} needs labels, and '
+                      f'dataset {dataset.name!r} has none')
+  if m.name == 'pixelcnnpp':
+    pixelcnnpp.check_image_size(*dataset.example_shape[:2], net.num_scales)
   return objective_lib.PixelCNNObjective(net, head, dataset.example_shape,
-                                         m.num_classes, m.num_samples)
+                                         num_classes, m.num_samples)
 
 
 def main(config, workdir):
   dataset = data_lib.load(config.data)
-  objective = build_objective(config.model, dataset)
+  objective = build(config, dataset)
   return trainer.fit(config, workdir, objective, dataset)

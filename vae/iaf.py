@@ -9,8 +9,8 @@ LSTM-style update of the paper's Eqs. 11-14:
 m_t and s_t depend only on earlier dimensions, so dz_t/dz_{t-1} is triangular
 with diagonal sigma_t and log q(z_T|x) = log q(z_0|x) - sum_t sum_i log sigma_t,i
 exactly. The positive forget bias starts each step close to the identity,
-which the paper found necessary for stable training (and which the blog's
-reimplementation lacked, with NaNs after a few steps). The ordering is reversed
+which the paper found necessary for stable training (Kingma et al. 2016,
+arXiv:1606.04934). The ordering is reversed
 between steps so every dimension conditions on every other after two steps.
 """
 from typing import Sequence

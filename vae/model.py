@@ -27,7 +27,8 @@ class VAE(nn.Module):
 
   Attributes:
     data_shape: shape of one example.
-    likelihood: a vae.likelihoods.Likelihood.
+    likelihood: a vae.likelihoods.DecoderLikelihood (its params_per_dim sets
+      the decoder's output channels).
     architecture: 'mlp' or 'conv'.
     latents: sizes of the stochastic layers, bottom-up, e.g. (50,) or (100, 50).
     hidden: deterministic widths per stochastic layer (MLP), e.g.
@@ -88,6 +89,11 @@ class VAE(nn.Module):
     """(mean, log_scale, h) of q(z_1|x), without sampling."""
     return self.encoder(x)
 
+  def decode(self, z):
+    """The decoder's likelihood parameters [N, *data_shape, params_per_dim]
+    of p(x | z_1) for first-layer latents z [N, latents[0]]."""
+    return self.decoder(z)
+
   def __call__(self, x, target, rng, k=1):
     return self.log_weight_terms(x, target, rng, k)
 
@@ -125,7 +131,8 @@ class VAE(nn.Module):
   def log_joint(self, z, target):
     """log p(x, z) = log p(x|z) + log p(z) of a one-layer VAE: [B].
 
-    The unnormalised posterior over z that HMC samples (hmc/targets.py).
+    The unnormalised posterior over z that HMC samples (hmc/run.py's
+    vae_latent target, built with targets.from_log_joint).
     """
     if len(self.latents) != 1:
       raise ConfigError('log_joint is defined for one stochastic layer')

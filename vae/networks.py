@@ -8,7 +8,6 @@ transposed convolutions back up, for image likelihoods (CIFAR-10).
 from typing import Sequence
 
 import flax.linen as nn
-import jax.numpy as jnp
 import numpy as np
 
 from common.errors import ConfigError

@@ -6,8 +6,9 @@ arXiv:1312.6114 when the posterior is a single diagonal Gaussian layer,
 otherwise its k-sample Monte Carlo mean) or the IWAE bound L_k
 (arXiv:1509.00519). Evaluation reports, per test example, the negative ELBO,
 -L_k at the training k, and the NLL estimate -L_{eval_k} (k = 5000 in the
-IWAE paper), all in nats, plus bits/dim for 8-bit data; the active-units
-count is computed once over the test set at the end.
+IWAE paper), all in nats, plus bits/dim when the likelihood is exact on the
+integer data (`likelihood.reports_bpd`); the active-units count is computed
+once over the test set at the end.
 """
 import functools
 
@@ -18,11 +19,12 @@ import numpy as np
 from common import bpd
 from common import distributions
 from common import metrics as metrics_lib
+from common import objective as objective_lib
 from common.errors import ConfigError
 from vae import bounds
 
 
-class VAEObjective:
+class VAEObjective(objective_lib.Objective):
   """Trains a vae.model.VAE with the ELBO or the IWAE bound."""
 
   def __init__(self, model, objective='elbo', k=1, eval_k=5000, eval_chunk=500,
@@ -87,7 +89,7 @@ class VAEObjective:
       loss = loss + jnp.sum(jnp.maximum(kl_dims, self.free_bits) - kl_dims)
     metrics = {'bound_nats': -loss, 'elbo_nats': jnp.mean(elbo),
                'kl_nats': jnp.mean(kl)}
-    if self.likelihood.kind == 'logistic_mixture':
+    if self.likelihood.reports_bpd:
       metrics['bound_bpd'] = bpd.nats_to_bpd(loss, self.num_dims)
     return loss, metrics, {}
 
@@ -103,10 +105,26 @@ class VAEObjective:
     out = {'neg_elbo_nats': -elbo, 'kl_nats': kl,
            f'neg_iwae{self.k}_nats': -bounds.iwae_bound(bounds.log_weights(terms)),
            'nll_nats': -log_px}
-    if self.likelihood.kind == 'logistic_mixture':
+    if self.likelihood.reports_bpd:
       out['bpd'] = bpd.nats_to_bpd(-log_px, self.num_dims)
       out['neg_elbo_bpd'] = bpd.nats_to_bpd(-elbo, self.num_dims)
     return out
+
+  @functools.partial(jax.jit, static_argnums=(0,))
+  def encode(self, variables, x):
+    """(mean, log_scale) [B, D] of q(z_1 | x) for raw data x [B, *data_shape]
+    (integer images as stored; the likelihood turns them into the encoder's
+    input deterministically)."""
+    mean, log_scale, _ = self.model.apply(
+        variables, self.likelihood.encoder_input(x), method=self.model.encode)
+    return mean, log_scale
+
+  @functools.partial(jax.jit, static_argnums=(0,))
+  def decode(self, variables, z, rng):
+    """Data x ~ p(x | z_1) [B, *data_shape] for latents z [B, D] (a sample
+    of the decoder's likelihood; its parameters are `model.decode`)."""
+    params = self.model.apply(variables, z, method=self.model.decode)
+    return self.likelihood.sample(rng, params)
 
   @functools.partial(jax.jit, static_argnums=(0,))
   def _posterior_means(self, variables, x, rng):
@@ -128,11 +146,9 @@ class VAEObjective:
     gen_rng, x_rng = jax.random.split(rng)
     params = self.model.apply(variables, gen_rng, self.num_samples,
                               method=self.model.generate)
-    if self.likelihood.kind == 'bernoulli':
-      return self.likelihood.mean_image(params)
-    return self.likelihood.sample(x_rng, params)
+    return self.likelihood.picture(x_rng, params)
 
   def sample_images(self, variables, rng):
     images = np.asarray(self._generate(variables, rng))
-    levels = 256 if self.likelihood.kind == 'bernoulli' else self.likelihood.levels
-    return {'samples': metrics_lib.image_grid(images, levels)}
+    return {'samples': metrics_lib.image_grid(images,
+                                              self.likelihood.picture_levels)}

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from common import distributions
+from common import objective as objective_lib
 from common.errors import ConfigError
 from vae import networks
 
@@ -112,7 +113,7 @@ class M2(nn.Module):
         [z, jax.nn.one_hot(y, self.num_classes)], -1))
 
 
-class M2Objective:
+class M2Objective(objective_lib.Objective):
   """J^alpha with balanced labelled/unlabelled batches; test error at eval."""
 
   def __init__(self, model, x_labelled, y_labelled, alpha, features=''):

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from common import data as data_lib
+from common import runs
 from common import trainer
 from common.errors import ConfigError
 from vae import likelihoods
@@ -19,12 +20,25 @@ from vae import ssvae
 
 
 def _likelihood(model_cfg, dataset):
-  return likelihoods.Likelihood(model_cfg.likelihood, dataset.levels,
-                                model_cfg.num_mixtures)
+  return likelihoods.likelihood_from_config(model_cfg.likelihood, dataset.levels,
+                                            model_cfg.num_mixtures)
 
 
-def build_vae_objective(model_cfg, dataset):
-  """The VAE and its objective that `model_cfg` describes, shaped for `dataset`."""
+def build(config, dataset):
+  """The objective `config.model` describes (VAE or M2), shaped for `dataset`.
+
+  For M1+M2 (`model.m1_workdir` set), `dataset` holds the images M1 sees or
+  already M1's features of them (`m2_dataset`).
+  """
+  model_cfg = config.model
+  if model_cfg.name == 'vae':
+    return _vae_objective(model_cfg, dataset)
+  if model_cfg.name == 'm2':
+    return _m2_objective(model_cfg, dataset)
+  raise ConfigError(f'unknown VAE-family model {model_cfg.name!r}; use vae or m2')
+
+
+def _vae_objective(model_cfg, dataset):
   if model_cfg.posterior not in ('gaussian', 'iaf'):
     raise ConfigError(f'unknown posterior {model_cfg.posterior!r}; use gaussian '
                       'or iaf')
@@ -52,17 +66,16 @@ def build_vae_objective(model_cfg, dataset):
 def m1_features(m1_workdir, dataset, batch_size=1000):
   """Replaces images by M1's posterior [mean, log_scale] (float32 [N, 2D]).
 
-  M1 is the VAE trained in `m1_workdir` (its config.json rebuilds it). Its
-  encoder sees grey levels in [0, 1], the expectation of the binarized images
-  it was trained on, so the features are deterministic.
+  M1 is the VAE trained in `m1_workdir`. Its encoder sees grey levels in
+  [0, 1], the expectation of the binarized images it was trained on, so the
+  features are deterministic.
   """
-  m1_config = trainer.read_run_config(
-      m1_workdir, 'model.m1_workdir', 'train M1 first with configs/vae_mnist.py')
-  m1 = build_vae_objective(m1_config.model, dataset)
-  variables = trainer.restore_variables(m1_config, m1_workdir, m1, dataset)
-  encode = jax.jit(lambda x: m1.model.apply(
-      variables, x.astype(jnp.float32) / (dataset.levels - 1),
-      method=m1.model.encode)[:2])
+  m1 = runs.load_run(m1_workdir, 'model.m1_workdir',
+                     'train M1 first with configs/vae_mnist.py')
+  model = m1.objective.model
+  encode = jax.jit(lambda x: model.apply(
+      m1.variables, x.astype(jnp.float32) / (dataset.levels - 1),
+      method=model.encode)[:2])
 
   def features(x):
     parts = [np.concatenate(encode(x[i:i + batch_size]), -1)
@@ -74,38 +87,41 @@ def m1_features(m1_workdir, dataset, batch_size=1000):
                           dataset.y_test)
 
 
-def build_m2_objective(model_cfg, dataset, seed):
+def m2_dataset(model_cfg, dataset):
+  """What M2 trains on: the images, or for M1+M2 M1's features of them."""
+  if not model_cfg.m1_workdir or dataset.name == 'm1_features':
+    return dataset
+  return m1_features(model_cfg.m1_workdir, dataset)
+
+
+def _m2_objective(model_cfg, dataset):
+  if dataset.spec_only:
+    raise ConfigError('M2 keeps its labelled training subset: rebuild it with '
+                      'its data (common.runs.load_run(workdir, dataset=...))')
   if dataset.y_train is None or dataset.y_test is None:
     raise ConfigError(f'M2 needs labels; dataset {dataset.name!r} has none')
   features = ''
   if model_cfg.m1_workdir:
-    dataset = m1_features(model_cfg.m1_workdir, dataset)
+    dataset = m2_dataset(model_cfg, dataset)
     features = 'm1'
-    likelihood = likelihoods.Likelihood('gaussian', 0)
+    likelihood = likelihoods.GaussianLikelihood()
     data_shape = (dataset.example_shape[0] // 2,)
   else:
     likelihood = _likelihood(model_cfg, dataset)
     data_shape = dataset.example_shape
   idx = ssvae.stratified_subset(dataset.y_train, model_cfg.num_labelled,
-                                model_cfg.num_classes, seed)
+                                model_cfg.num_classes, model_cfg.label_seed)
   model = ssvae.M2(data_shape=data_shape, likelihood=likelihood,
                    num_classes=model_cfg.num_classes, latent=model_cfg.latent,
                    hidden=tuple(model_cfg.hidden),
                    activation=model_cfg.activation)
   alpha = model_cfg.alpha_scale * len(dataset.x_train) / model_cfg.num_labelled
-  objective = ssvae.M2Objective(model, dataset.x_train[idx],
-                                dataset.y_train[idx], alpha, features)
-  return objective, dataset
+  return ssvae.M2Objective(model, dataset.x_train[idx], dataset.y_train[idx],
+                           alpha, features)
 
 
 def main(config, workdir):
   dataset = data_lib.load(config.data)
-  if config.model.name == 'vae':
-    objective = build_vae_objective(config.model, dataset)
-  elif config.model.name == 'm2':
-    objective, dataset = build_m2_objective(config.model, dataset,
-                                            config.model.label_seed)
-  else:
-    raise ConfigError(f'unknown VAE-family model {config.model.name!r}; use '
-                      'vae or m2')
-  return trainer.fit(config, workdir, objective, dataset)
+  if config.model.name == 'm2':
+    dataset = m2_dataset(config.model, dataset)
+  return trainer.fit(config, workdir, build(config, dataset), dataset)

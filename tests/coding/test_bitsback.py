@@ -6,13 +6,14 @@ import pytest
 
 from coding import bitsback
 from coding import rans
+from common.errors import ConfigError
 from vae import likelihoods
 from vae import model as model_lib
 from vae import objective as objective_lib
 
 
 def _coder(kind, levels, shape=(4, 4, 1), latent=3, seed=0):
-  lik = likelihoods.Likelihood(kind, levels, 2)
+  lik = likelihoods.likelihood_from_config(kind, levels, num_mixtures=2)
   model = model_lib.VAE(data_shape=shape, likelihood=lik, latents=(latent,),
                         hidden=((16,),))
   obj = objective_lib.VAEObjective(model, eval_k=1)
@@ -58,3 +59,11 @@ def test_too_few_initial_bits_is_an_error():
   coder = bitsback.BBANS(model, bucket_bits=12, precision=24)
   with pytest.raises(rans.CodingError, match='underflow'):
     bitsback.encode_dataset(coder, images, chains=2, initial_words=0)
+
+
+def test_a_continuous_decoder_is_refused():
+  model = model_lib.VAE(data_shape=(6,), likelihood=likelihoods.GaussianLikelihood(),
+                        latents=(2,), hidden=((8,),))
+  obj = objective_lib.VAEObjective(model, eval_k=1)
+  with pytest.raises(ConfigError, match='continuous.*bits-back'):
+    bitsback.vae_coder_model(obj, variables=None)  # Refused before any use.

@@ -66,7 +66,8 @@ def test_discretized_logistic_matches_cdf_differences():
 def test_discretized_logistic_far_tail_uses_the_density_correctly():
   # A sharp logistic far from the bin: the bin mass (about e^-160) underflows
   # float32, so the density-times-width branch answers. Its sign must be right
-  # (the blog's version had -log s where +log(1/s) belongs, section 0 item 2).
+  # (log density + log bin width, the far-tail branch of Salimans et al. 2017,
+  # arXiv:1701.05517, whose sign is easy to get wrong).
   levels, mu, log_s, x = 256, 0.9, -5.0, 102
   c = x * 2 / 255 - 1
   s = np.exp(log_s)

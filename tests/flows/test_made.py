@@ -107,4 +107,4 @@ def test_made_trains_on_a_binarized_npz(tmp_path):
 
 def _from_config(config, ds):
   from flows import train
-  return train.build_objective(config.model, ds)
+  return train.build(config, ds)

@@ -10,7 +10,7 @@ from scipy import signal
 
 from hmc import diagnostics
 from hmc import run
-from hmc import targets
+import targets
 
 arviz = pytest.importorskip('arviz')
 from arviz.stats import diagnostics as arviz_diag  # pylint: disable=g-import-not-at-top,g-bad-import-order

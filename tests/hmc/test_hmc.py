@@ -13,7 +13,7 @@ from hmc import diagnostics
 from hmc import integrators
 from hmc import kernel
 from hmc import sampling
-from hmc import targets
+import targets
 
 
 def _oscillator_state(q0, p0, inv_mass):

@@ -1,13 +1,17 @@
 """PixelCNN family against oracles: causality by exact gradients, no blind
 spot (and the plain PixelCNN's blind spot where theory puts it), exact
 sampling (fast = naive), the head's sampler against its own enumerated
-likelihood, weight norm's data-dependent initialisation, and PixelCNN++'s
-one-line error for image sides its scales cannot halve."""
+likelihood, weight norm's data-dependent initialisation, PixelCNN++'s
+one-line error for image sides its scales cannot halve, and every network
+built from its config block by keyword (unknown keys: one-line errors)."""
+import dataclasses
+import importlib
 import itertools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import ml_collections
 import pytest
 
 from common import data as data_lib
@@ -18,6 +22,7 @@ from pixelcnn import heads
 from pixelcnn import layers
 from pixelcnn import masks
 from pixelcnn import models
+from pixelcnn import network_config
 from pixelcnn import objective as objective_lib
 from pixelcnn import pixelcnnpp
 from pixelcnn import train as pixelcnn_train
@@ -30,17 +35,17 @@ def _objective(name, shape=SHAPE, levels=LEVELS):
   c = shape[-1]
   if name == 'pixelcnn':
     head = heads.SoftmaxHead(levels, c)
-    net = models.PixelCNN(head, hidden=12, num_blocks=2, first_kernel=5,
+    net = models.PixelCNN(head, hidden=12, residual_blocks=2, first_kernel=5,
                           output_features=48, output_layers=1)
     return objective_lib.PixelCNNObjective(net, head, shape)
   if name == 'gated_pixelcnn':
     head = heads.SoftmaxHead(levels, c)
-    net = models.GatedPixelCNN(head, features=12, num_layers=4, kernel=3,
-                               first_kernel=5, num_classes=3,
+    net = models.GatedPixelCNN(head, stack_channels=12, gated_layers=4,
+                               kernel=3, first_kernel=5, num_classes=3,
                                output_features=48)
     return objective_lib.PixelCNNObjective(net, head, shape, num_classes=3)
   head = heads.LogisticMixtureHead(levels, c, 3)
-  net = pixelcnnpp.PixelCNNPP(head, features=8, num_resnet=1, num_scales=2,
+  net = pixelcnnpp.PixelCNNPP(head, filters=8, resnet_blocks=1, num_scales=2,
                               dropout=0.5)
   return objective_lib.PixelCNNObjective(net, head, shape)
 
@@ -56,13 +61,20 @@ def _init(obj, n=4):
 VARIANTS = ['pixelcnn', 'gated_pixelcnn', 'pixelcnnpp']
 
 
+def _run_config(name, **model_overrides):
+  """A run config whose model block is `pixelcnn_model(name, ...)`."""
+  config = ml_collections.ConfigDict()
+  config.model = config_common.pixelcnn_model(name, **model_overrides)
+  return config
+
+
 def test_masks_follow_the_paper():
   groups = masks.group_ids(6, 3)  # RRGGBB
   np.testing.assert_array_equal(groups, [0, 0, 1, 1, 2, 2])
   a = masks.conv_mask((3, 3), groups, groups, 'A')
   b = masks.conv_mask((3, 3), groups, groups, 'B')
-  # Earlier pixels: every channel to every channel (the blog's mask hid later
-  # colours there too).
+  # Earlier pixels: every channel to every channel (van den Oord et al. 2016,
+  # arXiv:1601.06759 Sec. 3.4: only the current pixel's colours are masked).
   assert a[0].all() and a[1, 0].all() and b[0].all() and b[1, 0].all()
   # Later pixels: nothing.
   assert not a[2].any() and not a[1, 2].any() and not b[1, 2].any()
@@ -114,17 +126,18 @@ def _receptive_field_net(name):
   c = RF_SHAPE[-1]
   if name == 'pixelcnn':
     head = heads.SoftmaxHead(LEVELS, c)
-    net = models.PixelCNN(head, hidden=12, num_blocks=3,
+    net = models.PixelCNN(head, hidden=12, residual_blocks=3,
                           first_kernel=RF_FIRST_KERNEL, output_features=24,
                           output_layers=1)
     return net, head, RF_FIRST_KERNEL // 2 + 3
   if name == 'gated_pixelcnn':
     head = heads.SoftmaxHead(LEVELS, c)
-    net = models.GatedPixelCNN(head, features=12, num_layers=4, kernel=3,
-                               first_kernel=RF_FIRST_KERNEL, output_features=24)
+    net = models.GatedPixelCNN(head, stack_channels=12, gated_layers=4,
+                               kernel=3, first_kernel=RF_FIRST_KERNEL,
+                               output_features=24)
     return net, head, RF_FIRST_KERNEL // 2 + 3 * (3 // 2)
   head = heads.LogisticMixtureHead(LEVELS, c, 2)
-  net = pixelcnnpp.PixelCNNPP(head, features=4, num_resnet=1, num_scales=2,
+  net = pixelcnnpp.PixelCNNPP(head, filters=4, resnet_blocks=1, num_scales=2,
                               dropout=0.5)
   # The U-Net (its half-resolution stage doubles every layer's reach) spans
   # the whole 8 x 8 image; the test's no-blind-spot check confirms it.
@@ -256,7 +269,7 @@ def _assert_names_the_fix(err, hw, num_scales, sides, fits, padded):
 def test_pixelcnnpp_rejects_sides_its_scales_cannot_halve(
     hw, num_scales, sides, fits, padded):
   head = heads.LogisticMixtureHead(LEVELS, 3, 2)
-  net = pixelcnnpp.PixelCNNPP(head, features=4, num_resnet=1,
+  net = pixelcnnpp.PixelCNNPP(head, filters=4, resnet_blocks=1,
                               num_scales=num_scales)
   x = jnp.zeros((1, *hw, 3))
   # At the model's first call, before any layer: init and apply alike.
@@ -266,16 +279,16 @@ def test_pixelcnnpp_rejects_sides_its_scales_cannot_halve(
   # And when the objective is built, before the trainer ever calls init.
   images = np.zeros((2, *hw, 1), np.uint8)
   dataset = data_lib.Dataset('toy', images, images, levels=256)
-  m = config_common.pixelcnn_model('pixelcnnpp', num_scales=num_scales)
+  config = _run_config('pixelcnnpp', num_scales=num_scales)
   with pytest.raises(ConfigError) as err:
-    pixelcnn_train.build_objective(m, dataset)
+    pixelcnn_train.build(config, dataset)
   _assert_names_the_fix(err, hw, num_scales, sides, fits, padded)
   # Sides that halve often enough work, non-square ones included.
   factor = 2**(num_scales - 1)
   ok = jnp.zeros((1, hw[0] * factor, hw[1] * factor, 3))
   out = jax.eval_shape(net.init_with_output, jax.random.key(0), ok)[0]
   assert out.shape == (*ok.shape[:3], head.num_outputs)
-  pixelcnn_train.build_objective(m, data_lib.Dataset(
+  pixelcnn_train.build(config, data_lib.Dataset(
       'toy', np.zeros((2, *ok.shape[1:3], 1), np.uint8), images, levels=256))
 
 
@@ -316,3 +329,90 @@ def test_weight_norm_data_dependent_init_whitens_the_first_batch():
     # After init the gain and bias are ordinary parameters: same output.
     variables = module.init(jax.random.key(1), x)
     np.testing.assert_allclose(module.apply(variables, x), y, atol=1e-5)
+
+
+def _labelled_images(shape=(8, 8, 3), levels=LEVELS):
+  x = np.zeros((4, *shape), np.uint8)
+  y = np.arange(4) % 3
+  return data_lib.Dataset('toy', x, x, levels=levels, y_train=y, y_test=y)
+
+
+@pytest.mark.parametrize('name', VARIANTS)
+def test_each_network_is_built_from_its_config_block_by_keyword(name):
+  cls = pixelcnn_train.NETWORKS[name]
+  keys = network_config.network_keys(cls)
+  # The block holds the network's keys, the family's and its head's: no
+  # key another network reads, none the network lacks.
+  block = config_common.pixelcnn_model(name)
+  head_keys = ('num_mixtures',) if name == 'pixelcnnpp' else ()
+  assert set(block) == set(keys + network_config.FAMILY_KEYS + head_keys)
+  # Values unlike the modules' defaults and unlike each other: a key routed
+  # to another field, or dropped, shows.
+  fields = {f.name: f.default for f in dataclasses.fields(cls)}
+  values = {k: (fields[k] + 0.25 if isinstance(fields[k], float)
+                else fields[k] + 1 + i)
+            for i, k in enumerate(keys)}
+  values['num_classes'] = 3  # The toy data's labels (if the network has it).
+  values = {k: v for k, v in values.items() if k in keys}
+  assert len(set(values.values())) == len(values)
+  config = _run_config(name, **values)
+  # 32 x 32: PixelCNN++ halves it num_scales - 1 = 5 times.
+  objective = pixelcnn_train.build(config, _labelled_images((32, 32, 3)))
+  assert type(objective.model) is cls
+  for key, value in values.items():
+    assert getattr(objective.model, key) == value, key
+  assert objective.num_classes == values.get('num_classes', 0)
+  assert objective.num_samples == config.model.num_samples
+  # The same network, built directly from the block.
+  assert cls.from_config(config.model, objective.head) == objective.model
+
+
+# A key each network lacks (another network's, or the old shared names).
+STRAY = [('pixelcnn', 'stack_channels'), ('pixelcnn', 'num_classes'),
+         ('gated_pixelcnn', 'hidden'), ('gated_pixelcnn', 'features'),
+         ('gated_pixelcnn', 'num_mixtures'), ('pixelcnnpp', 'gated_layers'),
+         ('pixelcnnpp', 'depth')]
+
+
+@pytest.mark.parametrize('name, key', STRAY)
+def test_unknown_model_key_is_one_config_error_naming_it(name, key):
+  def check(err):
+    message = str(err.value)
+    assert isinstance(err.value, ValueError)
+    assert f'{name} has no model key {key};' in message, message
+    assert '\n' not in message and '--config' not in message, message
+  # In the config helper...
+  with pytest.raises(ConfigError) as err:
+    config_common.pixelcnn_model(name, **{key: 3})
+  check(err)
+  # ...and in the builder, for a block edited by hand or read from JSON.
+  config = _run_config(name)
+  config.model[key] = 3
+  with pytest.raises(ConfigError) as err:
+    pixelcnn_train.build(config, _labelled_images())
+  check(err)
+
+
+def _pre_rename_block(name):
+  """The one block for every network that configs before the per-network
+  keys saved (config.json of older runs), with pixelcnn_digits' values."""
+  m = ml_collections.ConfigDict(dict(
+      name=name, head='logistic_mixture' if name == 'pixelcnnpp' else 'softmax',
+      num_mixtures=5, features=32, depth=4, first_kernel=5, kernel=3,
+      output_features=128, output_layers=2, num_scales=2, dropout=0.0,
+      num_classes=0, num_samples=16))
+  if name == 'pixelcnnpp':
+    m.features, m.depth = 32, 2
+  return m
+
+
+@pytest.mark.parametrize('name', VARIANTS)
+def test_pre_rename_config_builds_the_same_network(name):
+  # Checkpoints of older runs restore: their config.json builds the network
+  # (same fields, so the same parameters) the renamed keys build.
+  images = _labelled_images((8, 8, 1), 17)
+  digits = importlib.import_module('configs.pixelcnn_digits')
+  new = pixelcnn_train.build(digits.get_config(f'model={name}'), images)
+  old_config = ml_collections.ConfigDict({'model': _pre_rename_block(name)})
+  old = pixelcnn_train.build(old_config, images)
+  assert old.model == new.model and old.head == new.head

@@ -96,7 +96,7 @@ def test_active_units():
 
 
 def _vae(**kw):
-  lik = likelihoods.Likelihood('bernoulli', 2)
+  lik = likelihoods.BernoulliLikelihood(2)
   kw.setdefault('latents', (3,))
   kw.setdefault('hidden', ((16,),))
   return model_lib.VAE(data_shape=(4, 4, 1), likelihood=lik, **kw)

@@ -1,6 +1,5 @@
 """IAF (arXiv:1606.04934): log-det against autodiff, inversion, log q(z|x)."""
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from common import distributions as d
@@ -41,7 +40,7 @@ def test_sample_then_score_round_trips():
 
 
 def test_vae_log_q_is_the_flow_density():
-  lik = likelihoods.Likelihood('bernoulli', 2)
+  lik = likelihoods.BernoulliLikelihood(2)
   vae = model_lib.VAE(data_shape=(3, 3, 1), likelihood=lik, latents=(4,),
                       hidden=((8,),), iaf_steps=2, iaf_hidden=(8,))
   x = (np.random.default_rng(0).random((2, 3, 3, 1)) < 0.5).astype(np.float32)

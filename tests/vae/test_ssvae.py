@@ -11,7 +11,7 @@ from vae import ssvae
 
 
 def _m2():
-  model = ssvae.M2(data_shape=(4, 4, 1), likelihood=likelihoods.Likelihood('bernoulli', 2),
+  model = ssvae.M2(data_shape=(4, 4, 1), likelihood=likelihoods.BernoulliLikelihood(2),
                    num_classes=3, latent=2, hidden=(8,))
   x = (np.random.default_rng(0).random((5, 4, 4, 1)) < 0.5).astype(np.float32)
   variables = model.init(jax.random.key(0), x, x, jnp.zeros(5, jnp.int32),
