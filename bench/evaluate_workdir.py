@@ -40,10 +40,12 @@ def main(_):
   overrides = dict(item.split('=', 1) for item in _SET.value)
   if _NPZ.value:
     overrides['data.npz_path'] = _NPZ.value
-  config = runs.apply_overrides(runs.read_config(_WORKDIR.value), overrides)
-  dataset = data_lib.load(config.data)
+  # The data (the test split to evaluate; M2 also rebuilds from it).
+  dataset = data_lib.load(runs.apply_overrides(
+      runs.read_config(_WORKDIR.value), overrides).data)
   run = runs.load_run(_WORKDIR.value, dataset=dataset, overrides=overrides)
-  objective, variables = run.objective, run.variables
+  config, objective, variables = run.config, run.objective, run.variables
+  dataset = run.dataset
   eval_fn = jax.jit(lambda params, mut, batch, rng: objective.evaluate(
       {'params': params, **mut}, batch, rng))
   start_time = time.time()

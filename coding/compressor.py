@@ -50,11 +50,12 @@ _HEADER_KEYS = ('shape', 'original_shape', 'dtype', 'chains', 'bucket_bits',
 
 def load_model(workdir):
   """(coder model, fingerprint, objective, variables) of the VAE in `workdir`."""
-  run = runs.load_run(workdir, '--model',
-                      'train a VAE there first (e.g. configs/vae_mnist.py)')
-  if run.config.entry != 'vae.train' or run.config.model.name != 'vae':
-    raise ConfigError(f'{workdir} holds a {run.config.entry} / '
-                      f'{run.config.model.name} run, not a VAE')
+  hint = 'train a VAE there first (e.g. configs/vae_mnist.py)'
+  config = runs.read_config(workdir, 'model', hint)
+  if config.entry != 'vae.train' or config.model.name != 'vae':
+    raise ConfigError(f'{workdir} holds a {config.entry} / {config.model.name} '
+                      'run, not a VAE')
+  run = runs.load_run(workdir, 'model', hint)
   digest = hashlib.sha256(json.dumps(run.config.model.to_dict(),
                                      sort_keys=True).encode())
   for leaf in jax.tree.leaves(run.variables):

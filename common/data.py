@@ -30,7 +30,6 @@ SHAPES = {'mnist': ((28, 28, 1), 256, 60000, 10000),
           'binarized_mnist': ((28, 28, 1), 2, 50000, 10000),
           'cifar10': ((32, 32, 3), 256, 50000, 10000),
           'digits': ((8, 8, 1), 17, 1500, 297)}
-_DEFAULT_LEVELS = {name: s[1] for name, s in SHAPES.items()}
 
 
 @dataclasses.dataclass
@@ -71,38 +70,49 @@ def load(cfg):
     ds = _load_npz(cfg.npz_path, cfg.levels)
   elif name in TFDS_NAMES:
     if cfg.npz_path:
-      ds = _load_npz(cfg.npz_path, cfg.levels or _DEFAULT_LEVELS[name])
+      ds = _load_npz(cfg.npz_path, _levels(cfg))
       ds.name = name
     else:
       ds = _load_tfds(name, cfg.data_dir)
   elif name in TOY_NAMES:
     ds = make_toy(name, cfg.num_train, cfg.num_test, cfg.seed)
   else:
-    raise DataError(
-        f'unknown dataset {name!r}; choose one of '
-        f'{sorted(TFDS_NAMES + TOY_NAMES + ("digits", "npz"))}')
+    raise _unknown(name)
   _validate(ds)
   return ds
 
 
+def _unknown(name):
+  return DataError(f'unknown dataset {name!r}; choose one of '
+                   f'{sorted(TFDS_NAMES + TOY_NAMES + ("digits", "npz"))}')
+
+
+def _levels(cfg):
+  """The levels `load` gives a named dataset: its own, except that a local
+  .npz standing in for it may set `data.levels`."""
+  own = SHAPES[cfg.name][1]
+  return (cfg.levels or own) if cfg.npz_path else own
+
+
 def spec(cfg):
   """A `spec_only` Dataset with the shapes, levels and sizes `cfg` (a data
-  block) gives, without reading any data: named datasets from `SHAPES`, the
-  2-D toys from the config. A local `.npz` has no known shape, so it is read.
+  block) gives, without reading any data: named datasets from `SHAPES`
+  (also when a local .npz stood in for them; its sizes may differ, which
+  only changes an epoch-based schedule), the 2-D toys from the config. A
+  `data.name=npz` file has no known shape, so it is read.
   """
   name = cfg.name
-  if cfg.npz_path or name == 'npz':
+  if name == 'npz':
     return load(cfg)
   if name in TOY_NAMES:
     x_train, x_test = _zeros(cfg.num_train, (2,)), _zeros(cfg.num_test, (2,))
     return Dataset(name, x_train, x_test, 0, spec_only=True)
   if name not in SHAPES:
-    raise DataError(f'unknown dataset {name!r}; choose one of '
-                    f'{sorted(TFDS_NAMES + TOY_NAMES + ("digits", "npz"))}')
-  shape, levels, num_train, num_test = SHAPES[name]
+    raise _unknown(name)
+  shape, _, num_train, num_test = SHAPES[name]
   labels = name != 'binarized_mnist'
   return Dataset(name, _zeros(num_train, shape, np.uint8),
-                 _zeros(num_test, shape, np.uint8), cfg.levels or levels,
+                 _zeros(num_test, shape, np.uint8), _levels(cfg),
                  _zeros(num_train, (), np.int64) if labels else None,
                  _zeros(num_test, (), np.int64) if labels else None,
                  spec_only=True)
@@ -240,7 +250,7 @@ def _load_tfds(name, data_dir):
       ) from None
   x_train, y_train = _tfds_split(builder, 'train')
   x_test, y_test = _tfds_split(builder, 'test')
-  return Dataset(name, x_train, x_test, _DEFAULT_LEVELS[name], y_train, y_test)
+  return Dataset(name, x_train, x_test, SHAPES[name][1], y_train, y_test)
 
 
 def _tfds_split(builder, split):

@@ -64,4 +64,5 @@ class Objective(abc.ABC):
   #: leaf: each group is optimised by its own optimizer, built from
   #: `config.optim` updated with `config.optim_groups[label]`
   #: (optax.multi_transform); a label without an entry uses `config.optim`.
+  #: Gradient clipping (over all gradients) and EMA stay run-wide.
   param_labels = None

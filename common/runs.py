@@ -33,8 +33,10 @@ class Run:
   config: ml_collections.ConfigDict
   objective: Any                    # common.objective.Objective
   variables: dict                   # {'params': ..., other collections}
-  dataset: data_lib.Dataset | None  # Shapes and levels (spec_only), or None
-                                    # for a data-free objective.
+  dataset: data_lib.Dataset | None  # What the model was built for: a
+                                    # spec_only stand-in, the data the caller
+                                    # gave (as the family trains on it), or
+                                    # None for a data-free objective.
 
 
 def run_entry(config, workdir, command=None):
@@ -115,12 +117,25 @@ def apply_overrides(config, overrides):
         raise KeyError(leaf)
       old = node[leaf]
       if isinstance(value, str) and not isinstance(old, str):
-        value = type(old)(value) if not isinstance(old, bool) else (
-            value.lower() in ('1', 'true', 'yes'))
+        value = _parse_like(old, value)
       node[leaf] = value
     except (KeyError, AttributeError, TypeError, ValueError) as e:
       raise ConfigError(f'override {key}={value!r} is invalid: {e}') from None
   return config
+
+
+def _parse_like(old, text):
+  """`text` as a value of `old`'s type (bool: true/false/yes/no/1/0)."""
+  if isinstance(old, bool):
+    booleans = {'1': True, 'true': True, 'yes': True,
+                '0': False, 'false': False, 'no': False}
+    if text.lower() not in booleans:
+      raise ValueError(f'{text!r} is not a boolean')
+    return booleans[text.lower()]
+  if isinstance(old, (int, float)):
+    return type(old)(text)
+  raise ValueError(f'a {type(old).__name__} cannot be set from the string '
+                   f'{text!r}')
 
 
 def load_run(workdir, flag='workdir', hint='train it first', dataset=None,
@@ -141,6 +156,10 @@ def load_run(workdir, flag='workdir', hint='train it first', dataset=None,
   module = family(config)
   if dataset is None and config.get('data') is not None:
     dataset = data_lib.spec(config.data)
+  if dataset is not None and hasattr(module, 'training_data'):
+    # What the family trains on, when it is not the data itself (M1+M2:
+    # M1's features of the images).
+    dataset = module.training_data(config, dataset)
   objective = module.build(config, dataset)
   if not objective.needs_data:
     dataset = None

@@ -59,7 +59,8 @@ def num_train_steps(config, num_examples):
 
 
 def make_schedule(cfg, total_steps):
-  """Linear warm-up, then 'constant', 'cosine', 'step' or 'exponential' decay."""
+  """Linear warm-up, then 'constant', 'cosine', 'step', 'exponential' or
+  'iwae' (Burda et al.'s 3^i-epoch passes) decay."""
   lr, warmup = cfg.learning_rate, cfg.warmup_steps
   if cfg.schedule == 'constant':
     decay = optax.constant_schedule(lr)
@@ -110,7 +111,9 @@ def make_tx(config, total_steps, objective, params):
   Without `objective.param_labels` this is `make_optimizer(config.optim)`.
   With it, every parameter group gets its own optimizer: `config.optim`
   updated with `config.optim_groups[label]` (if any), combined by
-  `optax.multi_transform`.
+  `optax.multi_transform`. Gradient clipping (by the global norm of all
+  gradients) and EMA stay run-wide, from `config.optim`; the logged
+  learning rate is the default group's.
   """
   tx, schedule = make_optimizer(config.optim, total_steps)
   groups = config.get('optim_groups', {}) or {}
@@ -128,11 +131,16 @@ def make_tx(config, total_steps, objective, params):
   for label in labels:
     cfg = ml_collections.ConfigDict(config.optim.to_dict())
     for key, value in (groups.get(label) or {}).items():
-      if key not in cfg:
-        raise ConfigError(f'optim_groups.{label}.{key} is not an optim key')
+      if key not in cfg or key in ('grad_clip_norm', 'ema_decay'):
+        raise ConfigError(f'optim_groups.{label}.{key} is not a per-group optim '
+                          'key (clipping and EMA are run-wide)')
       cfg[key] = value
+    cfg.grad_clip_norm = 0.0  # Clipped once below, over every group.
     transforms[label] = make_optimizer(cfg, total_steps)[0]
-  return optax.multi_transform(transforms, objective.param_labels), schedule
+  tx = optax.multi_transform(transforms, objective.param_labels)
+  if config.optim.grad_clip_norm > 0:
+    tx = optax.chain(optax.clip_by_global_norm(config.optim.grad_clip_norm), tx)
+  return tx, schedule
 
 
 # ----------------------------------------------------------------------------
@@ -161,6 +169,9 @@ def make_train_step(objective, tx, schedule, ema_decay):
     else:  # The objective's own estimator (e.g. with control variates).
       grads, metrics, new_mutables = objective.grads(
           {'params': state.params, **state.mutables}, batch, rng)
+      if 'loss' not in metrics:
+        raise ConfigError("objective.grads must return metrics with 'loss' "
+                          f'(the value the NaN guard checks); got {sorted(metrics)}')
       loss = metrics['loss']
     updates, new_opt_state = tx.update(grads, state.opt_state, state.params)
     new_params = optax.apply_updates(state.params, updates)
@@ -224,6 +235,9 @@ def fit(config, workdir, objective, dataset=None):
   """
   if objective.needs_data:
     dataset = dataset if dataset is not None else data_lib.load(config.data)
+    if dataset.spec_only:
+      raise ConfigError('fit got a stand-in dataset (common.data.spec: shapes '
+                        'only, all zeros); load the data to train')
   elif dataset is not None:
     raise ConfigError('this objective needs no dataset; fit got one')
   ckpt_dir = os.path.join(workdir, 'checkpoints')
@@ -361,7 +375,7 @@ def fit(config, workdir, objective, dataset=None):
     # Final evaluation on the whole test split.
     check_finite()
     final = evaluate(state, dataset, config, mesh, eval_fn, eval_key, 0)
-    if objective.dataset_metrics is not None:
+    if objective.dataset_metrics is not None and dataset is not None:
       # Statistics of the whole split that are not means of per-example values.
       var = {'params': eval_params(state), **state.mutables}
       final.update({f'eval/test/{k}': float(v) for k, v in

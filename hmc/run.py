@@ -61,10 +61,10 @@ def vae_latent_target(cfg):
 def build_target(config):
   if config.target == 'vae_latent':
     return vae_latent_target(config.vae)
-  if config.target not in targets.BUILDERS:
-    raise ConfigError(f'unknown HMC target {config.target!r}; use one of '
-                      f'{sorted(targets.BUILDERS) + ["vae_latent"]}')
-  return targets.get(config.target, config.dim)
+  try:
+    return targets.get(config.target, config.dim)
+  except ConfigError as e:
+    raise ConfigError(f'{e}, or vae_latent') from None
 
 
 def main(config, workdir):

@@ -224,9 +224,10 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
   """
   check_settings(kernel, num_warmup, num_draws, num_steps, max_depth,
                  target_accept, repeats)
-  template = None
+  template, target = None, None
   if isinstance(logdensity_fn, targets.Target):
-    template, logdensity_fn = logdensity_fn.template, logdensity_fn.logdensity
+    target = logdensity_fn
+    template, logdensity_fn = target.template, target.logdensity
   initial_positions = check_positions(logdensity_fn, initial_positions,
                                       template)
   first = jax.tree.map(lambda a: a[0], initial_positions)
@@ -292,7 +293,10 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
   draws = np.asarray(draws)
   # Views of the flat draws, one per leaf of the position.
   by_leaf = jax.tree.leaves(targets.make_unravel(first)(draws))
-  named = dict(zip(targets.leaf_names(first), by_leaf))
+  if target is not None:  # The target's own names (and root) name the draws.
+    leaf_names, names = target.leaf_names, list(target.names)
+  else:
+    leaf_names, names = targets.leaf_names(first), targets.coordinate_names(first)
   return Result(draws, info, warm_info, np.asarray(step_size),
-                np.asarray(inv_mass), compile_s, run_s, unravel, named,
-                targets.coordinate_names(first))
+                np.asarray(inv_mass), compile_s, run_s, unravel,
+                dict(zip(leaf_names, by_leaf)), names)

@@ -4,7 +4,7 @@ PixelCNN++ (arXiv:1701.05517): masked and shifted networks, output heads
 
   from common import load_run
   run = load_run('runs/pixelcnn')
-  images = run.objective.fast_sample(run.variables, rng, 16)
+  images, passes = run.objective.fast_sample(run.variables, rng, 16)
 """
 from pixelcnn.heads import LogisticMixtureHead, SoftmaxHead, make_head
 from pixelcnn.models import GatedPixelCNN, PixelCNN

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from common import distributions
+from common.errors import ConfigError
 from pixelcnn import masks
 
 
@@ -120,12 +121,17 @@ class LogisticMixtureHead:
     return jnp.stack(values, -1)
 
 
-def make_head(kind, levels, channels, num_mixtures=10):
+NUM_MIXTURES = 10  # PixelCNN++'s components per pixel (arXiv:1701.05517).
+
+
+def make_head(kind, levels, channels, num_mixtures=NUM_MIXTURES):
+  """The head `model.head` names, for images of `channels` channels."""
   if kind == 'softmax':
     return SoftmaxHead(levels, channels)
   if kind == 'logistic_mixture':
     return LogisticMixtureHead(levels, channels, num_mixtures)
-  raise ValueError(f'unknown head {kind!r}; use softmax or logistic_mixture')
+  raise ConfigError(f'unknown model.head {kind!r}; use softmax or '
+                    'logistic_mixture')
 
 
 def step_index(shape, steps_per_pixel):

@@ -32,19 +32,14 @@ def build(config, dataset):
   if m.name not in NETWORKS:
     raise ConfigError(f'unknown PixelCNN model {m.name!r}; use '
                       f'{", ".join(NETWORKS)}')
-  if m.head not in ('softmax', 'logistic_mixture'):
-    raise ConfigError(f'unknown model.head {m.head!r}; use softmax or '
-                      'logistic_mixture')
   if m.name == 'pixelcnnpp' and m.head != 'logistic_mixture':
     raise ConfigError('pixelcnnpp conditions on whole pixels; it needs '
                       'model.head=logistic_mixture (the channel coupling)')
   if m.name != 'pixelcnnpp' and m.head != 'softmax':
     raise ConfigError(f'{m.name} groups its channels by colour for a softmax '
                       'head; use model.head=softmax')
-  channels = dataset.example_shape[-1]
-  head = (heads.SoftmaxHead(dataset.levels, channels) if m.head == 'softmax'
-          else heads.LogisticMixtureHead(dataset.levels, channels,
-                                         m.get('num_mixtures', 10)))
+  head = heads.make_head(m.head, dataset.levels, dataset.example_shape[-1],
+                         m.get('num_mixtures', heads.NUM_MIXTURES))
   net = NETWORKS[m.name].from_config(m, head)
   num_classes = getattr(net, 'num_classes', 0)
   if num_classes and dataset.y_train is None:

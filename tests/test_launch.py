@@ -25,6 +25,8 @@ import launch
 from common import checkpoint
 from common import data as data_lib
 from common import runs
+from common import sharding
+from common import trainer
 from common.errors import ConfigError, DataError
 # Every config file is smoke-run (and, if it trains, resumed): the list is
 # configs/*.py itself.
@@ -155,6 +157,18 @@ def test_m1_plus_m2_on_a_trained_m1(tmp_path):
   assert config.model.m1_workdir
   assert 0 <= final['eval/test/error'] <= 1
   assert np.isfinite(final['eval/test/neg_bound_nats'])
+  # Reopened from its workdir (with its data: M2 keeps a labelled subset),
+  # on M1's features, to the test error it reported.
+  dataset = data_lib.load(config.data)
+  run = runs.load_run(str(tmp_path / 'm1m2'), dataset=dataset)
+  assert run.dataset.name == 'm1_features'
+  metrics = trainer.evaluate_variables(
+      run.variables, run.dataset, run.config, sharding.make_mesh(),
+      jax.jit(lambda p, m, b, r: run.objective.evaluate({'params': p, **m}, b, r)),
+      trainer.rng_streams(run.config.seed)[2], 0)
+  assert metrics['eval/test/error'] == pytest.approx(final['eval/test/error'])
+  with pytest.raises(ConfigError, match='labelled training subset'):
+    runs.load_run(str(tmp_path / 'm1m2'))
   proc, _ = _cli(['--config=configs/ssvae_mnist.py:smoke,m1=' + str(tmp_path / 'none'),
                   f'--workdir={tmp_path / "w"}'])
   _assert_one_line_error(proc, 'm1_workdir', 'config.json')

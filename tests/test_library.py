@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import launch
+import vae
 from common import data as data_lib
 from common import runs
 from common import sharding
@@ -92,3 +93,12 @@ def test_vae_encode_decode(trained):
   np.testing.assert_array_equal(mean, terms[0])
   x = run.objective.decode(run.variables, mean, jax.random.key(0))
   assert x.shape == images.shape and 0 <= x.min() and x.max() < 17
+  # A Bernoulli VAE on grey levels encodes the grey levels in [0, 1] (the
+  # expectation of the binarized images it trained on), as M1 does for M2.
+  config = vae_digits.get_config('smoke')
+  objective = vae.build(config, data_lib.spec(config.data))
+  variables = objective.init(jax.random.key(0), {'x': images})
+  mean, _ = objective.encode(variables, images)
+  expected = objective.model.apply(variables, images.astype(np.float32) / 16,
+                                   method=objective.model.encode)[0]
+  np.testing.assert_array_equal(mean, expected)

@@ -114,8 +114,10 @@ class BernoulliLikelihood(DecoderLikelihood):
     return x_bin, x_bin
 
   def encoder_input(self, x):
-    """Binary images as float32 (coded images are already binary)."""
-    return x.astype(jnp.float32)
+    """Grey levels in [0, 1], x / (levels - 1): the expectation of the
+    binarized images the encoder was trained on (binary images as they are,
+    which is what bits-back coding feeds it)."""
+    return x.astype(jnp.float32) / (self.levels - 1)
 
   def log_prob(self, target, params):
     return distributions.bernoulli_log_prob(target, params[..., 0])

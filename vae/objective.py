@@ -112,9 +112,10 @@ class VAEObjective(objective_lib.Objective):
 
   @functools.partial(jax.jit, static_argnums=(0,))
   def encode(self, variables, x):
-    """(mean, log_scale) [B, D] of q(z_1 | x) for raw data x [B, *data_shape]
-    (integer images as stored; the likelihood turns them into the encoder's
-    input deterministically)."""
+    """(mean, log_scale) [B, D] of the encoder's Gaussian q(z_1 | x) (with an
+    IAF posterior: its base distribution, before the IAF steps) for raw data
+    x [B, *data_shape] (integer images as stored; the likelihood turns them
+    into the encoder's input deterministically)."""
     mean, log_scale, _ = self.model.apply(
         variables, self.likelihood.encoder_input(x), method=self.model.encode)
     return mean, log_scale

@@ -27,8 +27,8 @@ def _likelihood(model_cfg, dataset):
 def build(config, dataset):
   """The objective `config.model` describes (VAE or M2), shaped for `dataset`.
 
-  For M1+M2 (`model.m1_workdir` set), `dataset` holds the images M1 sees or
-  already M1's features of them (`m2_dataset`).
+  For M1+M2 (`model.m1_workdir` set), `dataset` is M1's features of the
+  images (`training_data`).
   """
   model_cfg = config.model
   if model_cfg.name == 'vae':
@@ -87,11 +87,16 @@ def m1_features(m1_workdir, dataset, batch_size=1000):
                           dataset.y_test)
 
 
-def m2_dataset(model_cfg, dataset):
-  """What M2 trains on: the images, or for M1+M2 M1's features of them."""
-  if not model_cfg.m1_workdir or dataset.name == 'm1_features':
+def training_data(config, dataset):
+  """What the model trains on: the images, or for M1+M2 M1's features of
+  them (`main` and `common.runs.load_run` both go through here)."""
+  m = config.model
+  if m.name != 'm2' or not m.m1_workdir or dataset.name == 'm1_features':
     return dataset
-  return m1_features(model_cfg.m1_workdir, dataset)
+  if dataset.spec_only:
+    raise ConfigError('M2 keeps its labelled training subset: rebuild it with '
+                      'its data (common.runs.load_run(workdir, dataset=...))')
+  return m1_features(m.m1_workdir, dataset)
 
 
 def _m2_objective(model_cfg, dataset):
@@ -102,7 +107,9 @@ def _m2_objective(model_cfg, dataset):
     raise ConfigError(f'M2 needs labels; dataset {dataset.name!r} has none')
   features = ''
   if model_cfg.m1_workdir:
-    dataset = m2_dataset(model_cfg, dataset)
+    if dataset.name != 'm1_features':
+      raise ConfigError('M1+M2 builds on M1\'s features: pass '
+                        'training_data(config, dataset)')
     features = 'm1'
     likelihood = likelihoods.GaussianLikelihood()
     data_shape = (dataset.example_shape[0] // 2,)
@@ -121,7 +128,5 @@ def _m2_objective(model_cfg, dataset):
 
 
 def main(config, workdir):
-  dataset = data_lib.load(config.data)
-  if config.model.name == 'm2':
-    dataset = m2_dataset(config.model, dataset)
+  dataset = training_data(config, data_lib.load(config.data))
   return trainer.fit(config, workdir, build(config, dataset), dataset)

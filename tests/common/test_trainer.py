@@ -338,6 +338,26 @@ def test_own_gradients_and_parameter_groups(tmp_path):
   c.optim_groups = ml_collections.ConfigDict({'control': {'lr': 1.0}})
   with pytest.raises(ConfigError, match='optim_groups.control.lr'):
     trainer.fit(c, str(tmp_path / 'bad2'), GroupedObjective(), ds)
+  c.optim_groups = ml_collections.ConfigDict({'control': {'grad_clip_norm': 1.0}})
+  with pytest.raises(ConfigError, match='clipping and EMA are run-wide'):
+    trainer.fit(c, str(tmp_path / 'bad3'), GroupedObjective(), ds)
+
+
+class LosslessGrads(GroupedObjective):
+
+  def grads(self, variables, batch, rng):
+    grads, _, mut = super().grads(variables, batch, rng)
+    return grads, {}, mut
+
+
+def test_grads_must_report_the_loss_and_fit_needs_real_data(tmp_path):
+  with pytest.raises(ConfigError, match="metrics with 'loss'"):
+    trainer.fit(_config(total_steps=2), str(tmp_path / 'a'), LosslessGrads(),
+                _dataset())
+  stand_in = data_lib.spec(_config().data)   # Digits' shapes, all zeros.
+  with pytest.raises(ConfigError, match='stand-in dataset'):
+    trainer.fit(_config(total_steps=2), str(tmp_path / 'b'), MeanObjective(),
+                stand_in)
 
 
 class DataFreeObjective(objective_lib.Objective):

@@ -131,3 +131,15 @@ def test_bad_arguments_are_value_errors(gaussian, kwargs, match):
     hmc.run_chains(jax.random.key(0), gaussian.logdensity,
                    gaussian.initial(jax.random.key(1), 4), **kwargs)
   assert '--config' not in str(e.value)
+
+
+def test_a_targets_own_names_name_the_draws():
+  # Names given by the target (and its root) are what the result reports,
+  # not names rebuilt from the position's shape.
+  t = targets.from_log_joint('z_post', lambda z: -0.5 * jnp.sum(z**2), 2,
+                             names=['a', 'b'])
+  res = hmc.run_chains(jax.random.key(0), t, t.initial(jax.random.key(1), 2),
+                       'rwmh', num_warmup=0, num_draws=5, step_size=0.5,
+                       inverse_mass=np.ones(2))
+  assert res.names == ['a', 'b'] and list(res.named_draws) == ['z']
+  assert res.named_draws['z'].shape == (2, 5, 2)

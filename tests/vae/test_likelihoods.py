@@ -100,6 +100,10 @@ def test_prepare_and_encoder_input():
   a, t = grey.prepare(x, jax.random.key(0))
   b, _ = grey.prepare(x, jax.random.key(1))
   assert a is t and set(np.unique(a)) <= {0.0, 1.0} and not np.array_equal(a, b)
+  # Without randomness the encoder sees the binarization's expectation.
+  draws = np.mean([grey.prepare(x, jax.random.key(i))[0] for i in range(400)], 0)
+  np.testing.assert_allclose(grey.encoder_input(x), draws, atol=0.1)
+  np.testing.assert_array_equal(grey.encoder_input(x), np.asarray(x) / 16)
   binary = likelihoods.BernoulliLikelihood(2)
   xb = x % 2
   np.testing.assert_array_equal(binary.prepare(xb, jax.random.key(0))[0],
