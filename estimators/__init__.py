@@ -1,0 +1,1 @@
+"""Gradient estimators for stochastic computation graphs, one interface."""
