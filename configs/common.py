@@ -325,3 +325,72 @@ def product(**axes):
   """Sweep points: the Cartesian product of {'config.key': [values]}."""
   keys = list(axes)
   return [dict(zip(keys, values)) for values in itertools.product(*axes.values())]
+
+
+def sbn_model(name='sbn', **overrides):
+  """Model block of sbn/train.py: a discrete-latent model and its estimator."""
+  m = ml_collections.ConfigDict()
+  m.name = name                # sbn | categorical_vae | helmholtz
+  m.layers = (200,)            # sbn, helmholtz: stochastic layers, bottom up.
+  m.hidden = 0                 # sbn, helmholtz: 0 linear; W: two tanh layers.
+  m.num_variables = 20         # categorical_vae: latent variables ...
+  m.num_categories = 10        # ... of this many classes,
+  m.hidden_layers = (512, 256)  # between ReLU MLPs of these widths.
+  m.estimator = 'relax'        # sbn.objective.ESTIMATORS
+  m.baseline = 'moving_average'  # reinforce: none | moving_average | optimal
+                               # | optimal_per_variable
+  m.num_samples = 5            # vimco, helmholtz (RWS): samples per example.
+  m.q_update = 'sleep'         # helmholtz: sleep | wake | both.
+  m.temperature = 0.5          # Relaxations; REBAR/RELAX's initial tau.
+  m.anneal_rate = 0.0          # > 0: tau = max(min_temperature, tau e^{-rt}).
+  m.min_temperature = 0.5
+  m.eval_k = 1000              # Importance samples of the test NLL bound.
+  m.eval_chunk = 100
+  m.num_images = 64
+  m.update(overrides)
+  return m
+
+
+SBN_LAYERS = {'linear1': ((200,), 0), 'linear2': ((200, 200), 0),
+              'nonlinear': ((200,), 200), 'linear3': ((200, 200, 200), 0)}
+
+
+def sbn_layers(name):
+  """(layers, hidden) of the REBAR/RELAX SBN settings, by name."""
+  if name not in SBN_LAYERS:
+    raise ConfigError(f'layers must be one of {sorted(SBN_LAYERS)}, got {name!r}')
+  return SBN_LAYERS[name]
+
+
+def sbn_config(model, a):
+  """A discrete-latent run on binarized MNIST (sbn/train.py): `model` and the
+  parsed arguments' batch, epochs, lr and smoke."""
+  c = base_config()
+  c.entry = 'sbn.train'
+  c.data.name = 'binarized_mnist'
+  c.model = model
+  c.batch_size = a.batch
+  c.eval_batch_size = 500
+  c.total_epochs = a.epochs
+  c.log_every_steps = 500
+  c.eval_every_steps = 10000
+  c.eval_examples = 1000
+  c.sample_every_steps = 0
+  c.ckpt_every_steps = 10000
+  c.optim.learning_rate = a.lr
+  if a.smoke:
+    sbn_smoke(c)
+  return c
+
+
+def sbn_smoke(c):
+  """A seconds-long discrete-latent run."""
+  smoke_trainer(c)
+  m = c.model
+  m.layers = tuple(min(d, 16) for d in m.layers)
+  m.hidden = min(m.hidden, 16)
+  m.hidden_layers = (32, 16)
+  m.num_variables, m.num_categories = 4, 5
+  m.eval_k, m.eval_chunk = 20, 10
+  m.num_images = 4
+  return c

@@ -295,9 +295,18 @@ def vimco(key, logits, log_weight, *, kind='bernoulli', num_samples=5):
   if num_samples < 2:
     raise ValueError('vimco needs num_samples >= 2')
   fam = family(kind)
-  k = num_samples
-  z = sg(jax.vmap(lambda kk: fam.sample(kk, logits))(jax.random.split(key, k)))
+  z = sg(jax.vmap(lambda kk: fam.sample(kk, logits))(
+      jax.random.split(key, num_samples)))
   log_w = jax.vmap(log_weight)(z)                                  # [K, B]
+  log_q = jax.vmap(lambda zz: fam.log_prob(logits, zz))(z)         # [K, B]
+  return vimco_surrogate(log_w, log_q)
+
+
+def vimco_surrogate(log_w, log_q):
+  """VIMCO from K samples' log weights and log q(z_k | x), both [K, B] and
+  live in the parameters (for models whose samples are drawn elsewhere,
+  e.g. a chain of stochastic layers)."""
+  k = log_w.shape[0]
   bound = jax.nn.logsumexp(log_w, 0) - jnp.log(k)                  # [B]
   lw = sg(log_w)
   others_mean = (jnp.sum(lw, 0, keepdims=True) - lw) / (k - 1)     # [K, B]
@@ -305,6 +314,5 @@ def vimco(key, logits, log_weight, *, kind='bernoulli', num_samples=5):
   eye = jnp.eye(k, dtype=lw.dtype)[:, :, None]
   replaced = lw[None] * (1 - eye) + others_mean[:, None] * eye     # [K, K, B]
   loo = jax.nn.logsumexp(replaced, 1) - jnp.log(k)                 # [K, B]
-  log_q = jax.vmap(lambda zz: fam.log_prob(logits, zz))(z)         # [K, B]
   surrogate = jnp.sum(bound) + score_term(sg(bound)[None] - loo, log_q)
   return Estimate(surrogate, sg(bound))
