@@ -107,7 +107,7 @@ def reparameterised(key, params, f):
   """The pathwise estimator grad_theta f(mean + scale * eps), eps ~ N(0, 1)."""
   x = gaussian_sample(key, params)
   fx = f(x)
-  return Estimate(surrogate=jnp.sum(fx), value=fx)
+  return Estimate(surrogate=jnp.sum(fx), value=sg(fx))
 
 
 def score_function(key, params, f):

@@ -2,7 +2,10 @@
 
 Every function here follows `estimators.base`: (key, logits, f, ...) ->
 Estimate, with `jax.grad(estimate.surrogate)` the estimate of
-grad E[sum f(z)]. Unbiased for every setting of their control variates:
+grad E[sum f(z)]. Unbiased for every setting of their control variates
+(REBAR's and RELAX's control must be differentiable in zeta: a control
+with jumps, e.g. f thresholding other variables, biases their pathwise
+terms):
 
 * `reinforce`: the score function (Williams 1992) with a baseline: none,
   a moving average of f, or the variance-optimal constant, scalar or per
@@ -11,7 +14,8 @@ grad E[sum f(z)]. Unbiased for every setting of their control variates:
   (Kool et al. 2019, "Buy 4 REINFORCE samples").
 * `nvil`: an input-dependent baseline network trained by squared error,
   a running centring constant and variance normalisation (Mnih & Gregor
-  2014, arXiv:1402.0030).
+  2014, arXiv:1402.0030); the normalisation rescales the step, so the
+  estimate is of a scaled gradient unless `normalise=False`.
 * `muprop`: the first-order Taylor baseline at the mean and its analytic
   correction (Gu et al. 2016, arXiv:1511.05176).
 * `relax` and `rebar`: the conditional-relaxation control variates of
@@ -145,16 +149,17 @@ def nvil(key, logits, f, *, baseline_fn, cv_params, state, kind='bernoulli',
 # MuProp.
 
 
-def muprop(key, logits, f, *, kind='bernoulli'):
-  """MuProp: baseline b(z) = f(mu) + f'(mu) (z - mu) at the mean mu (held
-  fixed), whose expectation's gradient f'(mu) dmu/dtheta is added back.
-  `f` must accept relaxed z (values in [0, 1], or on the simplex)."""
+def muprop(key, logits, f, *, kind='bernoulli', control_f=None):
+  """MuProp: baseline b(z) = g(mu) + g'(mu) (z - mu) at the mean mu (held
+  fixed), whose expectation's gradient g'(mu) dmu/dtheta is added back;
+  g is f (or `control_f`, a smooth stand-in for it) and must accept
+  relaxed z (values in [0, 1], or on the simplex). Unbiased for any g."""
   fam = family(kind)
   z = sg(fam.sample(key, logits))
   fz = f(z)
   mu = fam.mean(logits)
   mu_bar = sg(mu)
-  f_mu, vjp = jax.vjp(f, mu_bar)
+  f_mu, vjp = jax.vjp(f if control_f is None else control_f, mu_bar)
   (df_mu,) = vjp(jnp.ones_like(f_mu))  # Per example: f_b depends on z_b only.
   df_mu = sg(df_mu)
   linear = jnp.sum((df_mu * (z - mu_bar)).reshape(z.shape[0], -1), -1)
@@ -196,7 +201,9 @@ def _categorical_relaxation(key, logits):
   v = _uniform(kv, logits.shape, logits.dtype)
   log_v_b = jnp.sum(b * jnp.log(v), -1, keepdims=True)  # log v at the argmax.
   top = -jnp.log(-jnp.log(v))
-  others = -jnp.log(-jnp.log(v) * jnp.exp(-log_p) - log_v_b)
+  # -log(-log v_k / p_k - log v_b), in log space: exp(-log p) overflows
+  # float32 once a logit gap passes ~88.
+  others = -jnp.logaddexp(jnp.log(-jnp.log(v)) - log_p, jnp.log(-log_v_b))
   zeta_tilde = jnp.where(b > 0, top, others)
   return zeta, b, zeta_tilde
 

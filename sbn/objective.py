@@ -12,7 +12,14 @@ with learned control variates, theirs:
   held constant), and the estimator's surrogate gives the recognition
   network's gradient through layer l's logits; the ELBO at the drawn
   sample gives every parameter's pathwise gradient (the generative model's
-  and the direct -log q term). Unbiased for the ELBO's gradient.
+  and the direct -log q term). Unbiased for the ELBO's gradient, except
+  NVIL's variance normalisation, which rescales the score part (the
+  paper's choice; `nvil_normalise=False` turns it off). Control variates
+  (REBAR, RELAX, MuProp's baseline) see the layers above relaxed with the
+  same noise, so they are smooth in z_l, as their pathwise terms need.
+  The relaxed estimators below evaluate the Bernoulli mass at relaxed
+  values (the relaxed ELBO of the REBAR paper's Concrete baseline), not
+  the Concrete densities.
 * vimco: the K-sample bound log (1/K) sum_k w_k with leave-one-out
   baselines (one estimator for the whole chain of layers).
 * relaxed estimators (concrete, straight_through, straight_through_mean,
@@ -84,7 +91,8 @@ class SBNObjective(objective_lib.Objective):
 
   def __init__(self, model, estimator, levels, *, num_samples=5, eval_k=1000,
                eval_chunk=100, temperature=0.5, anneal_rate=0.0,
-               min_temperature=0.5, baseline='moving_average', num_images=64):
+               min_temperature=0.5, baseline='moving_average', num_images=64,
+               nvil_normalise=True):
     if estimator not in ESTIMATORS:
       raise ConfigError(f'unknown estimator {estimator!r}; use one of '
                         f'{", ".join(ESTIMATORS)}')
@@ -104,6 +112,9 @@ class SBNObjective(objective_lib.Objective):
     self.temperature = temperature
     self.anneal_rate, self.min_temperature = anneal_rate, min_temperature
     self.baseline = baseline
+    # NVIL's variance normalisation rescales the step (Mnih & Gregor 2014);
+    # off, the estimate is of the gradient itself (for variance benchmarks).
+    self.nvil_normalise = nvil_normalise
     self.num_images = num_images
     self.layers = ([model.num_variables] if self.categorical
                    else list(model.layers))
@@ -224,7 +235,9 @@ class SBNObjective(objective_lib.Objective):
     grads = jax.tree.map(lambda a: -a / b, g)
     grads = {k: grads.get(k, jax.tree.map(jnp.zeros_like, v))
              for k, v in params.items()}
-    metrics = {'loss': -jnp.mean(elbo), 'elbo': jnp.mean(elbo)}
+    # VIMCO's training objective is the K-sample bound, not the ELBO.
+    name = f'bound_{self.num_samples}' if self.estimator == 'vimco' else 'elbo'
+    metrics = {'loss': -jnp.mean(elbo), name: jnp.mean(elbo)}
     mutables = {'estimator_state': new_state} if new_state else {}
     return grads, metrics, mutables
 
@@ -276,13 +289,21 @@ class SBNObjective(objective_lib.Objective):
                                       len(self.layers)))]
     keys = jax.random.split(est_key, len(self.layers))
 
-    def layer_f(l):
-      """The ELBO as a function of layer l's values alone."""
+    def layer_f(l, soft=False):
+      """The ELBO as a function of layer l's values alone: the layers above
+      drawn from it by fixed noise, 1[a > logit(noise)] (soft: relaxed to
+      sigmoid((a - logit(noise)) / tau) with the same noise, a smooth
+      function of z_l, which a control variate's pathwise terms need to be
+      unbiased; Tucker et al. 2017 relax every layer the same way)."""
       def f(z_l):
         chain = list(zs[:l]) + [z_l]
-        for m in range(l + 1, len(self.layers)):  # Above: drawn by fixed noise.
-          p = jax.nn.sigmoid(self._q_logits(fixed, m, chain[-1]))
-          chain.append(sg((noise[m] < p).astype(p.dtype)))
+        for m in range(l + 1, len(self.layers)):
+          a = self._q_logits(fixed, m, chain[-1])
+          margin = a - (jnp.log(noise[m]) - jnp.log1p(-noise[m]))
+          if soft:
+            chain.append(jax.nn.sigmoid(margin / self.temperature))
+          else:
+            chain.append(sg((margin > 0).astype(a.dtype)))
         return self._elbo(fixed, x, chain)
       return f
 
@@ -292,7 +313,8 @@ class SBNObjective(objective_lib.Objective):
       for l in range(len(self.layers)):
         below = x if l == 0 else zs[l - 1]
         logits = self._q_logits(p_model, l, below)
-        est = self._layer_estimate(keys[l], logits, layer_f(l), cv, state, l, x)
+        est = self._layer_estimate(keys[l], logits, layer_f(l),
+                                   layer_f(l, soft=True), cv, state, l, x)
         total, cv_loss = total + est.surrogate, cv_loss + est.cv_loss
         states.append(est.state)
       return est_base.Estimate(total / x.shape[0], jnp.zeros(()), cv_loss,
@@ -320,7 +342,7 @@ class SBNObjective(objective_lib.Objective):
       new_state['nvil'] = est.state
     return grads, sg(elbo), new_state
 
-  def _layer_estimate(self, key, logits, f, cv, state, l, x):
+  def _layer_estimate(self, key, logits, f, control_f, cv, state, l, x):
     kind = self.kind
     name = self.estimator
     if name == 'reinforce':
@@ -332,15 +354,17 @@ class SBNObjective(objective_lib.Objective):
       c = cv  # One baseline network C_psi(x) for every layer's signal.
       return discrete.nvil(
           key, logits, f, kind=kind, cv_params=c, state=state['nvil'][l],
-          baseline_fn=lambda p: self.cv_nets['nvil'].apply({'params': p}, x))
+          baseline_fn=lambda p: self.cv_nets['nvil'].apply({'params': p}, x),
+          normalise=self.nvil_normalise)
     if name == 'muprop':
-      return discrete.muprop(key, logits, f, kind=kind)
+      return discrete.muprop(key, logits, f, kind=kind, control_f=control_f)
     if name == 'rebar':
-      return discrete.rebar(key, logits, f, kind=kind, cv_params=cv[l])
+      return discrete.rebar(key, logits, f, kind=kind, cv_params=cv[l],
+                            control_f=control_f)
     if name == 'relax':
       def control(c, zeta):
         tau = jnp.exp(c['log_tau'])
-        return (c['eta'] * f(discrete.relaxed_sample(kind, zeta, tau))
+        return (c['eta'] * control_f(discrete.relaxed_sample(kind, zeta, tau))
                 + self.cv_nets['relax'].apply({'params': c['r']}, zeta))
       return discrete.relax(key, logits, f, kind=kind, control=control,
                             cv_params=cv[l])
@@ -367,15 +391,15 @@ class SBNObjective(objective_lib.Objective):
     return {'neg_elbo_nats': neg_elbo, 'nll_nats': -bound}
 
   def dataset_metrics(self, variables, dataset, batch_size=1000):
-    """The ELBO on the whole training split, one sample per image (the
-    REBAR and RELAX papers' training ELBO)."""
+    """-ELBO on the whole training split, one sample per image (minus the
+    REBAR and RELAX papers' training ELBO), as train_split_neg_elbo_nats."""
     params = variables['params']['model']
     total = 0.0
     x_all = dataset.x_train
     for i in range(0, len(x_all), batch_size):
       total += float(self._train_elbo_sum(params, x_all[i:i + batch_size],
                                           jax.random.key(i)))
-    return {'train_elbo_nats': total / len(x_all)}
+    return {'train_split_neg_elbo_nats': -total / len(x_all)}
 
   @functools.partial(jax.jit, static_argnums=(0,))
   def _train_elbo_sum(self, params, x, rng):

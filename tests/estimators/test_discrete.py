@@ -219,10 +219,15 @@ C2 = np.array([-0.3, 0.4])
 TABLE = np.random.default_rng(5).normal(size=(2, 2, 2, 2))
 
 
-def _f_chain(eps):
+def _f_chain(eps, tau=None):
+  """f(z1) with layer 2 drawn by the noise eps: 1[eps < sigmoid(a)]; with
+  `tau`, relaxed to sigmoid((a - logit(eps)) / tau) (smooth in z1)."""
   def f(z1):
-    p2 = jax.nn.sigmoid(z1 @ U + C2)
-    z2 = (eps < p2).astype(z1.dtype)
+    a = z1 @ U + C2
+    if tau is None:
+      z2 = (eps < jax.nn.sigmoid(a)).astype(z1.dtype)
+    else:
+      z2 = jax.nn.sigmoid((a - jnp.log(eps) + jnp.log1p(-eps)) / tau)
     # Multilinear extension of the table (exact on {0,1}).
     w1 = jnp.stack([1 - z1, z1], -1)
     w2 = jnp.stack([1 - z2, z2], -1)
@@ -248,13 +253,17 @@ def _exact_chain(theta):
   return jax.grad(expectation)(jnp.asarray(theta))
 
 
-@pytest.mark.parametrize('name', ['reinforce', 'nvil', 'relax'])
+@pytest.mark.parametrize('name', ['reinforce', 'nvil', 'relax', 'rebar'])
 def test_two_layer_chain_first_layer_gradient_is_unbiased(name):
   theta = jnp.array([0.4, -0.8])
   eps = jax.random.uniform(jax.random.key(2), (M, 2), jnp.float64)
   f = _f_chain(eps)
   control = lambda cv, zeta: cv * jnp.sum(jnp.tanh(zeta), -1)
   estimators = {
+      # REBAR's control must be smooth: f with layer 2 relaxed (same noise).
+      'rebar': lambda k, l: discrete.rebar(
+          k, l, f, cv_params=discrete.rebar_params(1.0, 0.5, jnp.float64),
+          control_f=_f_chain(eps, tau=0.5)),
       'reinforce': lambda k, l: discrete.reinforce(k, l, f),
       'nvil': lambda k, l: discrete.nvil(
           k, l, f, baseline_fn=lambda c: c * jnp.ones(l.shape[0]),
@@ -279,6 +288,18 @@ def _vimco_log_weight(logits):
     index = (2 * z[:, 0] + z[:, 1]).astype(jnp.int32)
     return jnp.asarray(LOG_P)[index] - base.Bernoulli.log_prob(logits, z)
   return log_weight
+
+
+def test_a_control_with_jumps_biases_rebar():
+  # The pitfall the smooth control avoids: f itself as REBAR's control, with
+  # layer 2 thresholded, is discontinuous in zeta.
+  theta = jnp.array([0.4, -0.8])
+  eps = jax.random.uniform(jax.random.key(2), (M, 2), jnp.float64)
+  grads = _per_sample(lambda k, l: discrete.rebar(
+      k, l, _f_chain(eps), cv_params=discrete.rebar_params(1.0, 0.5, jnp.float64)),
+      theta, jax.random.key(4))
+  with pytest.raises(AssertionError):
+    _assert_unbiased(grads, _exact_chain(theta))
 
 
 def test_vimco_is_unbiased_and_lower_variance_than_the_score_function():
