@@ -97,8 +97,13 @@ def make_optimizer(cfg, total_steps):
   elif cfg.name == 'sgd':
     if cfg.momentum > 0:
       parts.append(optax.trace(cfg.momentum))
+  elif cfg.name == 'adagrad':
+    # Duchi et al. 2011: steps lr / sqrt(sum of squared gradients), what
+    # black-box VI uses (Ranganath et al. 2014, arXiv:1401.0118).
+    parts.append(optax.scale_by_rss(initial_accumulator_value=0.0, eps=cfg.eps))
   else:
-    raise ConfigError(f'unknown optim.name {cfg.name!r}; use adam or sgd')
+    raise ConfigError(f'unknown optim.name {cfg.name!r}; use adam, sgd or '
+                      'adagrad')
   if cfg.weight_decay > 0:  # Decoupled (AdamW-style) weight decay.
     parts.append(optax.add_decayed_weights(cfg.weight_decay))
   parts.append(optax.scale_by_learning_rate(schedule))

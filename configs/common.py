@@ -394,3 +394,122 @@ def sbn_smoke(c):
   m.eval_k, m.eval_chunk = 20, 10
   m.num_images = 4
   return c
+
+
+def vi_config(target, **model_overrides):
+  """A black-box VI run (vi/train.py): a Gaussian q fitted to `target` by
+  the training loop (data-free), compared with exact moments or NUTS."""
+  c = base_config()
+  c.entry = 'vi.train'
+  del c.data                 # Data-free: the target holds its own data.
+  c.target = target
+  c.dim = 0                  # As in the HMC configs.
+  c.vae = ml_collections.ConfigDict()
+  c.vae.workdir = ''         # vae_latent: a trained one-layer VAE's workdir.
+  c.vae.image_index = 0
+  c.vae.npz_path = ''
+  m = c.model = ml_collections.ConfigDict()
+  m.name = 'gaussian_vi'
+  m.family = 'meanfield'     # meanfield | fullrank
+  m.estimator = 'reparam'    # reparam (ADVI-style) | score (black-box VI)
+  m.num_samples = 1          # Draws of q per step.
+  m.stl = False              # Sticking the landing (reparam only).
+  m.rao_blackwell = True     # score only.
+  m.control_variate = True   # score only: the per-factor optimal scale.
+  m.init = 'zeros'           # zeros | random (uniform in [-2, 2], Stan's).
+  m.init_scale = 0.1         # Initial sd of every coordinate.
+  m.eval_samples = 10_000    # Draws for the ELBO estimates at evaluation.
+  m.update(model_overrides)
+  # Data-free: no batches are drawn; the sizes only need to divide the
+  # device count of the mesh.
+  c.batch_size = c.eval_batch_size = 8
+  c.total_steps = 10_000
+  c.log_every_steps = 100
+  c.eval_every_steps = 2000
+  c.ckpt_every_steps = 2000
+  c.optim.learning_rate = 1e-2
+  c.nuts = ml_collections.ConfigDict()
+  c.nuts.compare = True      # NUTS reference where moments are unknown.
+  c.nuts.chains = 4
+  c.nuts.warmup = 1000
+  c.nuts.draws = 1000
+  return c
+
+
+def vi_args(arg, **defaults):
+  """The arguments every VI config accepts; `defaults` override the
+  config's own defaults (and may add arguments)."""
+  args = dict(smoke=False, family='meanfield', estimator='reparam', samples=1,
+              steps=10_000, lr=1e-2, optimizer='adam', stl=False)
+  args.update(defaults)
+  return parse_arg(arg, **args)
+
+
+def apply_vi_args(c, a):
+  m = c.model
+  m.family, m.estimator, m.num_samples = a.family, a.estimator, a.samples
+  m.stl = a.stl
+  c.total_steps, c.optim.learning_rate, c.optim.name = a.steps, a.lr, a.optimizer
+  if a.smoke:
+    c.total_steps, c.log_every_steps = 4, 1
+    c.eval_every_steps, c.ckpt_every_steps = 2, 2
+    m.eval_samples = 1000
+    c.nuts.warmup, c.nuts.draws, c.nuts.chains = 50, 50, 2
+  return c
+
+
+def gmm_config(dataset='iris', algorithm='cavi', n_components=3):
+  """A Gaussian mixture by CAVI, EM or SVI (vi/run.py)."""
+  c = ml_collections.ConfigDict()
+  c.entry = 'vi.run'
+  c.seed = 0                 # sklearn's random_state for the random start.
+  c.dataset = ml_collections.ConfigDict()
+  c.dataset.name = dataset   # iris | wine | breast_cancer
+  c.dataset.npz_path = ''    # Or a local .npz holding x [N, d].
+  c.dataset.standardise = True
+  m = c.model = ml_collections.ConfigDict()
+  m.name = 'gmm'
+  m.algorithm = algorithm    # cavi | em | svi
+  m.n_components = n_components
+  m.max_iter = 500           # cavi / em, sklearn's tol rule.
+  m.tol = 1e-3
+  m.reg_covar = 0.0          # 1e-6 is sklearn's default (see vi/mixture.py).
+  m.svi = ml_collections.ConfigDict()
+  m.svi.num_steps = 2000
+  m.svi.batch_size = 10
+  m.svi.kappa = 0.7
+  m.svi.tau = 1.0
+  m.svi.eval_every = 100
+  return c
+
+
+def lda_config(path='', num_topics=10):
+  """LDA by stochastic (or batch) VI on a corpus file (vi/run.py)."""
+  c = ml_collections.ConfigDict()
+  c.entry = 'vi.run'
+  c.seed = 0
+  c.corpus = ml_collections.ConfigDict()
+  c.corpus.path = path       # One document per line, UTF-8.
+  c.corpus.stop_words = 'english'  # english (scikit-learn's list) | ''
+  c.corpus.min_count = 2
+  c.corpus.max_doc_frac = 0.5
+  c.corpus.drop_empty = False
+  c.corpus.heldout_frac = 0.2
+  c.corpus.split_seed = 0
+  m = c.model = ml_collections.ConfigDict()
+  m.name = 'lda'
+  m.num_topics = num_topics
+  m.method = 'online'        # online (SVI) | batch
+  m.passes = 10
+  m.batch_size = 32
+  m.kappa = 0.7
+  m.tau = 11.0               # = sklearn's learning_offset + 1 (t from 0).
+  m.alpha = 0.0              # 0: 1 / num_topics (sklearn's default).
+  m.eta = 0.0
+  m.local_max_iter = 100
+  m.local_tol = 1e-3
+  m.shuffle = False
+  c.ckpt_every_passes = 1
+  c.keep_checkpoints = 3
+  c.top_words = 10
+  return c

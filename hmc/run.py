@@ -30,9 +30,10 @@ from hmc import sampling
 import targets
 
 
-def vae_latent_target(cfg):
+def vae_latent_posterior(cfg):
   """p(z | x) of the one-layer VAE trained in cfg.workdir, for test image
-  cfg.image_index (binarized with a fixed key when its decoder is Bernoulli)."""
+  cfg.image_index (binarized with a fixed key when its decoder is Bernoulli),
+  and the encoder's q(z | x) for that image as (mean, log_scale) [latents]."""
   from common import data as data_lib  # pylint: disable=g-import-not-at-top
   from common import runs  # pylint: disable=g-import-not-at-top
   hint = 'train a VAE first (configs/vae_digits.py or vae_mnist.py)'
@@ -48,14 +49,21 @@ def vae_latent_target(cfg):
     raise ConfigError(f'vae.image_index={cfg.image_index} is outside the '
                       f'{len(dataset.x_test)} test images')
   model, variables = run.objective.model, run.variables
-  _, target = model.likelihood.prepare(dataset.x_test[cfg.image_index][None],
+  x, target = model.likelihood.prepare(dataset.x_test[cfg.image_index][None],
                                        jax.random.key(cfg.image_index))
 
   def log_joint(z):
     return model.apply(variables, z[None].astype(jnp.float32), target,
                        method=model.log_joint)[0].astype(z.dtype)
 
-  return targets.from_log_joint('vae_latent', log_joint, model.latents[0])
+  mean, log_scale, _ = model.apply(variables, x, method=model.encode)
+  return (targets.from_log_joint('vae_latent', log_joint, model.latents[0]),
+          (np.asarray(mean[0]), np.asarray(log_scale[0])))
+
+
+def vae_latent_target(cfg):
+  """The target of `vae_latent_posterior`."""
+  return vae_latent_posterior(cfg)[0]
 
 
 def build_target(config):

@@ -19,9 +19,12 @@ from targets.catalog import banana
 from targets.catalog import BUILDERS
 from targets.catalog import correlated_gaussian
 from targets.catalog import diagonal_gaussian
+from targets.catalog import eight_schools
 from targets.catalog import funnel
 from targets.catalog import get
 from targets.catalog import ill_conditioned
+from targets.catalog import linear_regression
+from targets.catalog import linear_regression_posterior
 from targets.catalog import logistic_regression
 from targets.catalog import mixture
 from targets.catalog import std_gaussian
@@ -29,6 +32,7 @@ from targets.catalog import std_gaussian
 __all__ = [
     'Target', 'from_log_joint', 'get', 'BUILDERS',
     'std_gaussian', 'correlated_gaussian', 'mixture', 'banana', 'funnel',
-    'ill_conditioned', 'logistic_regression', 'diagonal_gaussian',
+    'ill_conditioned', 'logistic_regression', 'linear_regression',
+    'linear_regression_posterior', 'eight_schools', 'diagonal_gaussian',
     'leaf_names', 'coordinate_names', 'make_unravel', 'ravel',
 ]

@@ -18,6 +18,14 @@ pytree.
 * logistic_regression: Bayesian logistic regression on scikit-learn's
   breast-cancer data (569 x 30, standardised), N(0, 1) prior on 30 weights
   and the bias; moments unknown.
+* linear_regression: Bayesian linear regression on scikit-learn's diabetes
+  data (442 x 10, standardised, standardised response, and a bias), N(0, 1)
+  prior, known noise scale 0.7: the posterior is Gaussian in closed form
+  (`linear_regression_posterior` gives its mean and covariance).
+* eight_schools: the non-centred eight schools model (Rubin 1981; Gelman et
+  al., BDA 5.5): mu ~ N(0, 5^2), tau ~ HalfCauchy(5), theta_j = mu +
+  tau theta_tilde_j, theta_tilde_j ~ N(0, 1), y_j ~ N(theta_j, sigma_j^2),
+  over (mu, log tau, theta_tilde[8]); moments unknown.
 * diagonal_gaussian: independent normals over any pytree (mean and scale
   pytrees of one structure), e.g. {'mu': 0., 'theta': zeros(8)}.
 
@@ -106,6 +114,64 @@ def logistic_regression():
                 names=[f'w[{i}]' for i in range(d - 1)] + ['bias'])
 
 
+_DIABETES_NOISE = 0.7
+
+
+def _diabetes():
+  from sklearn.datasets import load_diabetes  # pylint: disable=g-import-not-at-top
+  data = load_diabetes()
+  x = (data.data - data.data.mean(0)) / data.data.std(0)
+  y = (data.target - data.target.mean()) / data.target.std()
+  return np.concatenate([x, np.ones((len(x), 1))], 1), y
+
+
+def linear_regression_posterior():
+  """(mean, covariance) of the exact Gaussian posterior of
+  `linear_regression`: precision I + X^T X / s^2, mean cov X^T y / s^2."""
+  x, y = _diabetes()
+  precision = np.eye(x.shape[1]) + x.T @ x / _DIABETES_NOISE**2
+  cov = np.linalg.inv(precision)
+  return cov @ x.T @ y / _DIABETES_NOISE**2, cov
+
+
+def linear_regression():
+  """Diabetes regression with a closed-form posterior."""
+  x, y = _diabetes()
+  mean, cov = linear_regression_posterior()
+
+  def logdensity(w):
+    resid = jnp.asarray(y, w.dtype) - jnp.asarray(x, w.dtype) @ w
+    return (-0.5 * jnp.sum(resid**2) / _DIABETES_NOISE**2
+            - 0.5 * jnp.sum(w**2))
+  d = x.shape[1]
+  return Target('linear_regression', logdensity, np.zeros(d), mean=mean,
+                var=np.diag(cov).copy(),
+                names=[f'w[{i}]' for i in range(d - 1)] + ['bias'])
+
+
+# Rubin (1981): SAT coaching effects and their standard errors.
+EIGHT_SCHOOLS_Y = np.array([28., 8., -3., 7., -1., 1., 18., 12.])
+EIGHT_SCHOOLS_SIGMA = np.array([15., 10., 16., 11., 9., 11., 10., 18.])
+
+
+def eight_schools():
+  """Non-centred eight schools over (mu, log tau, theta_tilde[8])."""
+  y, sigma = EIGHT_SCHOOLS_Y, EIGHT_SCHOOLS_SIGMA
+
+  def logdensity(x):
+    mu, log_tau, tilde = x[0], x[1], x[2:]
+    tau = jnp.exp(log_tau)
+    theta = mu + tau * tilde
+    log_lik = -0.5 * jnp.sum(((jnp.asarray(y, x.dtype) - theta)
+                              / jnp.asarray(sigma, x.dtype))**2)
+    # HalfCauchy(5) on tau, plus log tau for the change of variables.
+    log_prior_tau = -jnp.log1p((tau / 5.0)**2) + log_tau
+    return (log_lik - 0.5 * (mu / 5.0)**2 + log_prior_tau
+            - 0.5 * jnp.sum(tilde**2))
+  return Target('eight_schools', logdensity, np.zeros(10),
+                names=['mu', 'log_tau'] + [f'theta_tilde[{j}]' for j in range(8)])
+
+
 def diagonal_gaussian(mean, scale, name='diagonal_gaussian'):
   """Independent N(mean, scale^2) in every coordinate of a pytree position;
   `mean` and `scale` are pytrees of one structure, or `scale` is one
@@ -132,7 +198,9 @@ BUILDERS = {'std_gaussian': std_gaussian,
             'correlated_gaussian': correlated_gaussian,
             'mixture': mixture, 'banana': banana, 'funnel': funnel,
             'ill_conditioned': ill_conditioned,
-            'logistic_regression': logistic_regression}
+            'logistic_regression': logistic_regression,
+            'linear_regression': linear_regression,
+            'eight_schools': eight_schools}
 
 
 def get(name, dim=0):

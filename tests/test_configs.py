@@ -40,6 +40,10 @@ def test_config_contract(name):
     assert smoke.num_warmup + smoke.num_draws <= 200
   elif smoke.entry == 'coding.run':
     assert 0 < smoke.max_images <= 32 and ':smoke' in smoke.vae_config
+  elif smoke.entry == 'vi.run':
+    m = smoke.model
+    assert (m.max_iter <= 50 and m.svi.num_steps <= 100 if m.name == 'gmm'
+            else m.passes <= 5 and smoke.corpus.path == 'synthetic')
   else:
     assert smoke.total_steps <= 10 and smoke.total_epochs == 0
   with pytest.raises(ValueError, match='unknown config argument'):

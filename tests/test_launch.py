@@ -65,11 +65,11 @@ def _assert_one_line_error(proc, *fragments):
 def _run_smoke(name, workdir, arg='smoke'):
   """Runs a smoke config; tfds datasets come from tfds' mock_data."""
   config = _config(name, arg)
-  if name == 'hmc_vae_latent' and not config.vae.workdir:
+  if name in ('hmc_vae_latent', 'vi_vae_latent') and not config.vae.workdir:
     # The posterior of a VAE trained (briefly) for this test.
     config.vae.workdir = workdir + '_vae'
     launch.run(_config('vae_digits'), config.vae.workdir)
-  if config.entry == 'hmc.run':
+  if config.entry == 'hmc.run' or config.get('data') is None:
     return config, launch.run(config, workdir)
   if name == 'bbans_binarized_mnist':
     # Binary images of MNIST's shape in a local .npz (tfds' mock draws 8-bit).
@@ -124,10 +124,45 @@ def _check_bbans_run(workdir, config, final):
     assert np.isfinite(final[key]) and final[key] > 0, key
 
 
+def _check_vi_run(workdir, config, final):
+  """What every variational-inference run must leave behind."""
+  for name in ('summary.txt', 'summary.json', 'elbo.png'):
+    assert os.path.exists(os.path.join(workdir, name)), name
+  with open(os.path.join(workdir, 'final_metrics.json')) as f:
+    saved = json.load(f)
+  assert np.isfinite(saved['eval/elbo']) and saved['eval/elbo_se'] > 0
+  assert saved == pytest.approx({'step': config.total_steps, **final})
+  assert 'vi/max_mean_error_in_sd' in saved  # Exact or NUTS reference.
+  if config.target == 'vae_latent':
+    assert saved['vi/approximation_gap'] > -1.0  # log p(x) >= ELBO, up to noise.
+  train = [r for r in _metrics(workdir) if 'train/loss' in r]
+  assert [r['step'] for r in train] == list(range(1, config.total_steps + 1))
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2', '4']
+
+
+def _check_conjugate_run(workdir, config, final):
+  """What every CAVI / EM / SVI run (vi/run.py) must leave behind."""
+  for name in ('summary.txt', 'summary.json', 'elbo.png', 'config.json'):
+    assert os.path.exists(os.path.join(workdir, name)), name
+  with open(os.path.join(workdir, 'final_metrics.json')) as f:
+    assert json.load(f) == pytest.approx(final)
+  if config.model.name == 'lda':
+    assert -20 < final['heldout_per_word_bound'] < 0
+    passes = [r['step'] for r in _metrics(workdir) if 'train/heldout_per_word' in r]
+    assert passes == list(range(1, config.model.passes + 1))
+  else:
+    key = 'final/mean_log_likelihood' if config.model.algorithm == 'em' else 'final/elbo'
+    assert np.isfinite(final[key]) and final['iterations'] > 1
+
+
 def _check_smoke_run(name, workdir, config, final):
   """What every smoke run must leave behind."""
+  if config.entry == 'vi.run':
+    return _check_conjugate_run(workdir, config, final)
   if config.entry == 'hmc.run':
     return _check_hmc_run(workdir, config, final)
+  if config.entry == 'vi.train':
+    return _check_vi_run(workdir, config, final)
   if config.entry == 'coding.run':
     return _check_bbans_run(workdir, config, final)
   records = _metrics(workdir)
@@ -179,8 +214,11 @@ def test_smoke_config_runs_and_resumes(name, tmp_path):
   full, resumed = str(tmp_path / 'full'), str(tmp_path / 'resumed')
   config, final = _run_smoke(name, full)
   _check_smoke_run(name, full, config, final)
-  if config.entry in ('hmc.run', 'coding.run'):
-    return  # Nothing to resume: no training loop.
+  if config.entry in ('hmc.run', 'coding.run') or (
+      config.entry == 'vi.run' and config.model.name == 'gmm'):
+    return  # Nothing to resume: no training loop (CAVI/EM take milliseconds).
+  if config.entry == 'vi.run':
+    return _check_lda_resumes(name, full, resumed)
   # A run stopped after step 2: its workdir holds only the step-2 checkpoint.
   shutil.copytree(full, resumed)
   shutil.rmtree(os.path.join(resumed, 'checkpoints', '4'))
@@ -193,7 +231,20 @@ def test_smoke_config_runs_and_resumes(name, tmp_path):
   assert len(leaves_a) == len(leaves_b) > 5
   for x, y in zip(leaves_a, leaves_b):
     np.testing.assert_array_equal(x, y)  # Bit-identical, optimizer included.
-  assert meta_a['epoch'] == meta_b['epoch'] and meta_a['batch_index'] == meta_b['batch_index']
+  if config.get('data') is not None:  # Data-free runs have no data position.
+    assert meta_a['epoch'] == meta_b['epoch'] and meta_a['batch_index'] == meta_b['batch_index']
+
+
+def _check_lda_resumes(name, full, resumed):
+  # Stopped after pass 2 of 4: resumed, it ends where the full run ended.
+  shutil.copytree(full, resumed)
+  shutil.rmtree(os.path.join(resumed, 'checkpoints', '4'))
+  _run_smoke(name, resumed)
+  passes = [r['step'] for r in _metrics(resumed) if 'train/heldout_per_word' in r]
+  assert passes == [1, 2, 3, 4]
+  a, _ = checkpoint.Checkpointer(os.path.join(full, 'checkpoints')).restore(None, 4)
+  b, _ = checkpoint.Checkpointer(os.path.join(resumed, 'checkpoints')).restore(None, 4)
+  np.testing.assert_array_equal(a['lam'], b['lam'])
 
 
 def test_unknown_config_key(tmp_path):
