@@ -6,10 +6,17 @@
     sticking-the-landing) or the score-function one with
     Rao-Blackwellisation and per-factor control variates (Ranganath et al.
     2014); `fit` runs a whole optimisation in one compiled scan.
-  * Stochastic VI for conjugate-exponential models (vi/svi.py): the
-    Robbins-Monro step size and the natural-gradient update.
+  * Classical VI (vi/mixture.py): EM and CAVI for the full-covariance
+    Gaussian mixture (the Bayesian one with Dirichlet weights and
+    Normal-Wishart components), reaching scikit-learn's fixed points;
+    small closed-form conjugate models in vi/conjugate.py.
+  * Stochastic VI for conjugate-exponential models (vi/svi.py: the
+    Robbins-Monro step size and the natural-gradient update): the Bayesian
+    mixture (`fit_svi`) and latent Dirichlet allocation (vi/lda.py, with
+    the corpus reader in vi/corpus.py).
 
-`vi.train` is the config entry for black-box VI (not imported here).
+`vi.train` (black-box VI) and `vi.run` (CAVI, EM, SVI) are the config
+entries (not imported here).
 
   import jax, numpy as np, targets, vi
   t = targets.linear_regression()
@@ -17,6 +24,15 @@
                family='fullrank', num_samples=8, stl=True)
   res.mean, res.std                   # The Gaussian q's moments.
   vi.elbo_estimate(jax.random.key(1), res.params, t.logdensity_flat)
+
+  from sklearn.datasets import load_iris
+  x = load_iris().data
+  r0 = np.random.RandomState(0).uniform(size=(len(x), 3))
+  cavi = vi.fit_cavi(x, r0 / r0.sum(1, keepdims=True))   # sklearn's fixed point
+  vi.mixture_posterior(cavi.state.natural, vi.make_prior(x, 3)).means
+
+  corpus = vi.load_corpus('docs.txt', stop_words=['the', 'a'])  # a line per doc
+  state, trace = vi.fit_lda(jax.random.key(0), corpus.counts, num_topics=10)
 """
 from vi.bbvi import check_initial
 from vi.bbvi import check_settings
@@ -35,6 +51,18 @@ from vi.bbvi import Result
 from vi.bbvi import sample
 from vi.bbvi import State
 from vi.bbvi import step
+from vi.corpus import Corpus
+from vi.corpus import load_corpus
+from vi.corpus import split as split_corpus
+from vi.lda import fit as fit_lda
+from vi.lda import per_word_bound
+from vi.lda import perplexity
+from vi.lda import topic_means
+from vi.mixture import fit_cavi
+from vi.mixture import fit_em
+from vi.mixture import fit_svi
+from vi.mixture import make_prior
+from vi.mixture import posterior as mixture_posterior
 from vi.svi import check_schedule
 from vi.svi import natural_gradient
 from vi.svi import step_size
@@ -45,6 +73,11 @@ __all__ = [
     'elbo_estimate', 'init_params', 'sample', 'log_q', 'entropy',
     'mean_and_std', 'covariance', 'make_optimizer', 'check_settings',
     'check_initial',
+    # Gaussian mixtures: EM, CAVI, SVI.
+    'fit_em', 'fit_cavi', 'fit_svi', 'make_prior', 'mixture_posterior',
+    # LDA by SVI, and its corpora.
+    'fit_lda', 'per_word_bound', 'perplexity', 'topic_means', 'Corpus',
+    'load_corpus', 'split_corpus',
     # Stochastic VI.
     'check_schedule', 'step_size', 'natural_gradient',
 ]
