@@ -1,9 +1,10 @@
 """Latent Dirichlet allocation by stochastic variational inference
 (Hoffman, Blei, Wang & Paisley 2013, arXiv:1206.7051; the online algorithm
 of Hoffman, Blei & Bach 2010) on a corpus with one document per line, with
-sklearn's LatentDirichletAllocation(learning_method='online') settings as
-defaults (alpha = eta = 1/K, kappa 0.7, learning offset 10, batch 32) and
-an 80/20 document split; reports the held-out per-word bound as sklearn's
+sklearn's LatentDirichletAllocation(learning_method='online') defaults
+(alpha = eta = 1/K, kappa 0.7, learning offset 10; batch 32 instead of its
+128, as the corpora here have a few hundred documents) and an 80/20
+document split; reports the held-out per-word bound as sklearn's
 `perplexity` defines it (bench/lda_vs_sklearn.py compares the two).
 
 Command:   python launch.py --config=configs/vi_lda.py \\

@@ -208,14 +208,14 @@ def elbo_surrogate(key, params, logdensity, *, estimator='reparam',
 def elbo_estimate(key, params, logdensity, num_samples=10_000, chunk=1000):
   """(ELBO, its standard error) from `num_samples` fresh draws of q: the one
   final estimate used for ours and the peers alike."""
-  chunks = max(1, num_samples // chunk)
-  keys = jax.random.split(key, chunks)
+  chunk = min(chunk, num_samples)
+  keys = jax.random.split(key, -(-num_samples // chunk))
 
   def one(k):
     z = sample(k, params, chunk)
     return jax.vmap(logdensity)(z) - log_q(params, z)
 
-  w = jax.lax.map(one, keys).ravel()
+  w = jax.lax.map(one, keys).ravel()[:num_samples]
   return jnp.mean(w), jnp.std(w) / jnp.sqrt(w.size)
 
 
@@ -241,8 +241,8 @@ def make_optimizer(name='adam', learning_rate=1e-2):
     raise ConfigError(f'learning_rate={learning_rate} must be > 0')
   if name == 'adam':
     return optax.adam(learning_rate)
-  if name == 'adagrad':
-    return optax.adagrad(learning_rate)
+  if name == 'adagrad':  # As the trainer's optim.name='adagrad'.
+    return optax.adagrad(learning_rate, initial_accumulator_value=0.0, eps=1e-8)
   raise ConfigError(f'unknown optimizer {name!r}; use adam or adagrad')
 
 

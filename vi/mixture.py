@@ -101,6 +101,16 @@ def check_data(x, n_components):
   return jnp.asarray(arr)
 
 
+def _float64(fit):
+  """Runs `fit` in float64 (sklearn's precision): ELBOs of 1e4 in float32
+  are spaced about 1e-3, the size of the stopping tolerance."""
+  @functools.wraps(fit)
+  def wrapped(*args, **kwargs):
+    with jax.enable_x64(True):
+      return fit(*args, **kwargs)
+  return wrapped
+
+
 def check_resp(resp, num_data, n_components):
   """Initial responsibilities [N, K]: finite, >= 0, rows summing to 1."""
   r = np.asarray(resp, dtype=np.float64)
@@ -252,6 +262,7 @@ def _em_from_resp(x, resp0, tol, reg_covar, max_iter):
 _em_from_params = jax.jit(_em_loop, static_argnames=('max_iter',))
 
 
+@_float64
 def fit_em(x, resp0=None, params0: Optional[GMMState] = None, *,
            n_components=None, max_iter=100, tol=1e-3, reg_covar=1e-6):
   """EM from initial responsibilities or parameters, until the change of the
@@ -620,6 +631,7 @@ def _cavi_loop(x, resp0, prior, tol, reg_covar, max_iter):
   return CAVIResult(state, trace, n_iter, done)
 
 
+@_float64
 def fit_cavi(x, resp0, prior: Optional[Prior] = None, *, max_iter=100,
              tol=1e-3, reg_covar=0.0) -> CAVIResult:
   """CAVI sweeps from initial responsibilities until the ELBO changes by
@@ -714,6 +726,7 @@ def _svi_loop(key, x, resp0, prior, kappa, tau, reg_covar, num_evals,
   return SVIResult(state, trace, steps)
 
 
+@_float64
 def fit_svi(key, x, resp0, prior: Optional[Prior] = None, *, num_steps=1000,
             batch_size=100, kappa=0.7, tau=1.0, eval_every=100,
             reg_covar=0.0) -> SVIResult:

@@ -29,10 +29,11 @@ import numpy as np
 from common import checkpoint as checkpoint_lib
 from common import metrics as metrics_lib
 from common import record
-from common.errors import ConfigError, DataError
+from common.errors import ConfigError, DataError, NonFiniteLossError
 from vi import corpus as corpus_lib
 from vi import lda as lda_lib
 from vi import mixture
+from vi import svi
 
 SKLEARN_DATASETS = ('iris', 'wine', 'breast_cancer')
 
@@ -92,7 +93,8 @@ def _run_gmm(config, workdir):
   mixture.check_data(x, m.n_components)
   resp0 = random_responsibilities(len(x), m.n_components, config.seed)
   prior = None if m.algorithm == 'em' else mixture.make_prior(x, m.n_components)
-  record.commit(config, workdir)
+  if m.algorithm == 'svi':
+    svi.check_schedule(m.svi.kappa, m.svi.tau)
   start = time.time()
   if m.algorithm == 'em':
     res = mixture.fit_em(x, resp0, max_iter=m.max_iter, tol=m.tol,
@@ -116,9 +118,18 @@ def _run_gmm(config, workdir):
     weights, means = post.weights, post.means
   trace = np.asarray(jax.block_until_ready(trace), np.float64)
   wall = time.time() - start
-  trace = trace[np.isfinite(trace)]
-  steps = (np.asarray(res.steps) if m.algorithm == 'svi'
-           else np.arange(1, len(trace) + 1))
+  if m.algorithm == 'svi':
+    steps = np.asarray(res.steps)
+  else:  # NaN-padded after the last iteration.
+    trace = trace[:int(res.n_iter)]
+    steps = np.arange(1, len(trace) + 1)
+  if not np.all(np.isfinite(trace)):
+    bad = int(steps[np.argmin(np.isfinite(trace))])
+    raise NonFiniteLossError(
+        f'{m.algorithm} diverged (non-finite {name}) at iteration {bad}; '
+        'set model.reg_covar=1e-6 (a collapsing component) or, for svi, '
+        'smaller steps (a larger model.svi.tau)')
+  record.commit(config, workdir)  # The inputs were valid and the run finite.
   writer = metrics_lib.MetricWriter(workdir)
   for step, value in zip(steps, trace):
     writer.write_scalars(int(step), {f'train/{name}': float(value)})
@@ -175,6 +186,15 @@ def run_lda(config, workdir):
   m = config.model
   train, held = load_corpus(config.corpus)
   num_topics = m.num_topics
+  alpha = m.alpha or 1.0 / num_topics   # 0: sklearn's default 1/K.
+  eta = m.eta or 1.0 / num_topics
+  lda_lib.check_hyperparameters(num_topics, alpha, eta, len(train.vocab))
+  if m.method == 'online':
+    svi.check_schedule(m.kappa, m.tau)
+  elif m.method != 'batch':
+    raise ConfigError(f'model.method={m.method!r}: use online or batch')
+  if m.passes < 1:
+    raise ConfigError(f'model.passes={m.passes} must be >= 1')
   ckpt_dir = os.path.join(workdir, 'checkpoints')
   if os.path.isdir(ckpt_dir) and os.listdir(ckpt_dir):
     record.check_resumable(config, workdir)
@@ -202,24 +222,25 @@ def run_lda(config, workdir):
       ckpt.save(done, state._asdict(), {'pass': done})
 
   try:
-    alpha = m.alpha or None   # 0: sklearn's default 1/K.
-    eta = m.eta or None
     state, trace = lda_lib.fit(
         jax.random.key(config.seed), train.counts, num_topics,
         passes=m.passes, batch_size=m.batch_size, kappa=m.kappa, tau=m.tau,
         alpha=alpha, eta=eta, max_iter=m.local_max_iter, tol=m.local_tol,
         method=m.method, shuffle=m.shuffle, heldout=held.counts, state=state,
         first_pass=first_pass, on_pass=on_pass)
-    final = {'heldout_per_word_bound': None, 'compile_s': trace['compile_s'],
-             'run_s': trace['run_s']}
-    a = 1.0 / num_topics if alpha is None else alpha
-    e = 1.0 / num_topics if eta is None else eta
-    bound = float(lda_lib.per_word_bound(state.lam, corpus_lib.pad(held.counts),
-                                         a, e))
-    final.update(heldout_per_word_bound=bound,
-                 heldout_perplexity=float(np.exp(-bound)),
-                 passes=m.passes, train_documents=int(train.counts.shape[0]),
-                 heldout_documents=int(held.counts.shape[0]), vocabulary=vocab)
+    held_docs = corpus_lib.pad(held.counts)
+    bound = float(lda_lib.per_word_bound(state.lam, held_docs, alpha, eta,
+                                         m.local_max_iter, m.local_tol))
+    docs_only = float(lda_lib.per_word_bound(
+        state.lam, held_docs, alpha, eta, m.local_max_iter, m.local_tol,
+        topic_term=False))
+    final = {'heldout_per_word_bound': bound,
+             'heldout_perplexity': float(np.exp(-bound)),
+             'heldout_per_word_bound_docs_only': docs_only,
+             'compile_s': trace['compile_s'], 'run_s': trace['run_s'],
+             'passes': m.passes, 'train_documents': int(train.counts.shape[0]),
+             'heldout_documents': int(held.counts.shape[0]),
+             'vocabulary': vocab}
     writer.write_scalars(m.passes, {f'final/{k}': v for k, v in final.items()
                                     if isinstance(v, float)})
   finally:

@@ -21,8 +21,10 @@ def check_schedule(kappa, tau):
     raise ConfigError(f'forgetting rate kappa={kappa} is outside (0.5, 1]: the '
                       'steps must sum to infinity with squares that do not '
                       '(Robbins-Monro); use e.g. kappa=0.7')
-  if tau < 0:
-    raise ConfigError(f'delay tau={tau} must be >= 0 (e.g. tau=1)')
+  if not tau >= 1:  # Also refuses NaN.
+    raise ConfigError(f'delay tau={tau} must be >= 1: steps count from t = 0, '
+                      'so tau < 1 gives rho_0 > 1, a step past lambda_hat '
+                      '(e.g. tau=1)')
 
 
 def step_size(t, kappa, tau):

@@ -12,7 +12,7 @@ holds
                       fresh draws)
   summary.txt/.json   per coordinate: the VI mean and sd, and the
                       reference's (exact moments where the target has
-                      them, else NUTS draws from `hmc`), with the errors
+                      them, else NUTS draws from `hmc`)
   final_metrics.json  the final ELBO and its standard error, and the
                       moment errors against the reference: the largest
                       |mean_vi - mean_ref| / sd_ref and sd_vi / sd_ref
@@ -38,6 +38,7 @@ class VIObjective(objective_lib.Objective):
   """The negative ELBO of a Gaussian q over `target`'s flat position."""
 
   needs_data = False
+  encoder_q = None  # vae_latent: the encoder's (mean, log_scale) for the image.
 
   def __init__(self, target, position, *, family='meanfield',
                estimator='reparam', num_samples=1, init_scale=0.1, stl=False,
@@ -84,7 +85,8 @@ def initial_position(config, target):
   if m.init == 'zeros':
     position = np.zeros(target.dim, np.float32)
   elif m.init == 'random':  # Stan's: uniform in [-init_scale, init_scale].
-    position = np.asarray(target.initial(jax.random.key(config.seed), 1)).reshape(-1)
+    key = jax.random.fold_in(jax.random.key(config.seed), 1)  # Not the trainer's.
+    position = np.asarray(target.initial(key, 1)).reshape(-1)
   else:
     raise ConfigError(f'model.init={m.init!r}: use zeros or random')
   bbvi.check_initial(target.logdensity_flat, position, f'target {target.name!r}')
@@ -94,12 +96,14 @@ def initial_position(config, target):
 def build(config, dataset):
   del dataset  # Data-free.
   m = config.model
-  target, _ = build_target(config)
-  return VIObjective(
+  target, encoder_q = build_target(config)
+  objective = VIObjective(
       target, initial_position(config, target), family=m.family,
       estimator=m.estimator, num_samples=m.num_samples,
       init_scale=m.init_scale, stl=m.stl, rao_blackwell=m.rao_blackwell,
       control_variate=m.control_variate, eval_samples=m.eval_samples)
+  objective.encoder_q = encoder_q  # vae_latent: the encoder's q(z | x).
+  return objective
 
 
 def nuts_reference(config, target):
@@ -157,10 +161,9 @@ def main(config, workdir):
   if ref is not None:
     extra.update({f'vi/{k}': v for k, v in
                   moment_errors(mean, std, ref_mean, ref_std).items()})
-  if config.target == 'vae_latent':
-    _, encoder_q = build_target(config)
-    extra.update({f'vi/{k}': v for k, v in
-                  amortisation_gap(config, target, params, encoder_q).items()})
+  if objective.encoder_q is not None:
+    extra.update({f'vi/{k}': v for k, v in amortisation_gap(
+        config, target, params, objective.encoder_q).items()})
   final.update(extra)
   if jax.process_index() == 0:
     write_outputs(workdir, target, mean, std, ref_mean, ref_std, ref, final)
