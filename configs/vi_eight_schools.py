@@ -6,8 +6,10 @@ how much.
 
 Command:   python launch.py --config=configs/vi_eight_schools.py --workdir=runs/vi_eight_schools
 Hardware:  2-core CPU (no accelerator).
-Wall time: see docs/RESULTS.md (variational inference).
-Result:    see docs/RESULTS.md.
+Wall time: 26 s (10,000 steps of 8 draws, NUTS reference, evaluation; shared CPU).
+Result:    full rank: ELBO 7.70; means within 0.06 NUTS sd; sds 0.64-1.03
+           of NUTS's, the smallest that of log tau (0.74 vs 1.16);
+           family=meanfield: 7.66, the same errors.
 Smoke:     --config=configs/vi_eight_schools.py:smoke (seconds).
 
 Arguments: as configs/vi_linear_regression.py.

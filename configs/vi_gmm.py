@@ -8,8 +8,11 @@ bench/vi_mixture_vs_sklearn.py times both).
 
 Command:   python launch.py --config=configs/vi_gmm.py:algorithm=cavi --workdir=runs/vi_gmm_iris
 Hardware:  2-core CPU (no accelerator).
-Wall time: see docs/RESULTS.md (variational inference).
-Result:    see docs/RESULTS.md.
+Wall time: 9 s (CAVI), 7 s (EM), 10 s (SVI, 2000 steps), with compiling; shared CPU.
+Result:    iris, K = 3, seed 0: CAVI ELBO -440.369 after 37 sweeps; EM mean
+           log-likelihood -2.0012 after 26 iterations; SVI (batch 10,
+           kappa 0.7, tau 1) ELBO -440.904 after 2000 steps. Agreement
+           with scikit-learn: docs/RESULTS.md.
 Smoke:     --config=configs/vi_gmm.py:smoke (seconds).
 
 Arguments: algorithm=cavi|em|svi, data=iris|wine|breast_cancer, k

@@ -10,8 +10,12 @@ document split; reports the held-out per-word bound as sklearn's
 Command:   python launch.py --config=configs/vi_lda.py \\
              --config.corpus.path=../shared/data/text/lee_background.cor --workdir=runs/vi_lda_lee
 Hardware:  2-core CPU (no accelerator).
-Wall time: see docs/RESULTS.md (variational inference).
-Result:    see docs/RESULTS.md.
+Wall time: 19 s for lee_background (compile 3.5 s, 10 passes 0.27 s), 18 s for head500; shared CPU.
+Result:    K = 10, 10 passes: lee_background (300 news articles, 3733 words
+           after stop words and pruning) held-out per-word bound -10.62
+           (-8.48 without the topic term; sklearn's definition); head500
+           (250 Wikipedia articles, corpus.stop_words='') -10.50 (-9.31).
+           Against sklearn on the same settings: docs/RESULTS.md.
 Smoke:     --config=configs/vi_lda.py:smoke (a synthetic corpus, seconds).
 
 Arguments: k (topics), passes, batch, kappa, method=online|batch,

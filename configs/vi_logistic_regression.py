@@ -9,8 +9,13 @@ ADVI-style reparameterised VI (`family=fullrank` for a dense covariance).
 
 Command:   python launch.py --config=configs/vi_logistic_regression.py --workdir=runs/vi_logistic_regression
 Hardware:  2-core CPU (no accelerator).
-Wall time: see docs/RESULTS.md (variational inference).
-Result:    see docs/RESULTS.md.
+Wall time: 31 s (10,000 steps of 16 draws, NUTS reference, evaluation; shared CPU).
+Result:    score-function BBVI: ELBO -39.17 +- 0.07; means within 0.26
+           posterior sd of NUTS's, sds 0.41-0.73 of NUTS's (mean field
+           underestimates the correlated posterior). ADVI-style mean field
+           (estimator=reparam,optimizer=adam,lr=0.01,samples=8,stl=True):
+           -39.06, the same moment errors; full rank: -26.99, means within
+           0.04 sd, sds 0.93-1.03 of NUTS's.
 Smoke:     --config=configs/vi_logistic_regression.py:smoke (seconds).
 
 Arguments: as configs/vi_linear_regression.py.

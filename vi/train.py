@@ -164,6 +164,10 @@ def main(config, workdir):
   if objective.encoder_q is not None:
     extra.update({f'vi/{k}': v for k, v in amortisation_gap(
         config, target, params, objective.encoder_q).items()})
+    if ref is not None:  # The amortised q's moments against the same reference.
+      enc_mean, enc_log_scale = (np.asarray(a, np.float64) for a in objective.encoder_q)
+      extra.update({f'vi/encoder_{k}': v for k, v in moment_errors(
+          enc_mean, np.exp(enc_log_scale), ref_mean, ref_std).items()})
   final.update(extra)
   if jax.process_index() == 0:
     write_outputs(workdir, target, mean, std, ref_mean, ref_std, ref, final)
