@@ -22,6 +22,13 @@ _RUNS = flags.DEFINE_string('runs', 'runs/est', 'Directory of the runs.')
 _OUT = flags.DEFINE_string('out', 'bench/results/estimator_runs.json', 'JSON.')
 
 
+def _train_split_elbo(final):
+  # Older runs logged the ELBO itself; current ones its negative.
+  if 'eval/test/train_split_neg_elbo_nats' in final:
+    return -final['eval/test/train_split_neg_elbo_nats']
+  return final.get('eval/test/train_elbo_nats', float('nan'))
+
+
 def main(_):
   times = {}
   path = os.path.join(_RUNS.value, 'times.txt')
@@ -44,7 +51,7 @@ def main(_):
     rows.append({'run': name, 'steps': final['step'],
                  'best_train_elbo': max(v for _, v in curve),
                  'final_train_elbo': curve[-1][1],
-                 'train_split_elbo': final.get('eval/test/train_elbo_nats'),
+                 'train_split_elbo': _train_split_elbo(final),
                  'test_neg_elbo': final['eval/test/neg_elbo_nats'],
                  'test_nll_bound': final['eval/test/nll_nats'],
                  'wall_s': times.get(name), 'curve': curve})

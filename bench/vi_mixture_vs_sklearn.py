@@ -20,9 +20,9 @@ Both use tol=1e-3 (sklearn's default) and max_iter=500; EM reg_covar=1e-6,
 CAVI reg_covar=0 (see vi/mixture.py). Float64 throughout. Our wall time is
 the compiled call (the first call, compile included, is reported apart),
 the median of `repeats` runs, as is sklearn's; `speedup` is
-sklearn / ours. sklearn runs with one BLAS thread (threadpoolctl): on these
-small matrices OpenBLAS's threads only contend, and on a loaded 2-core
-machine they made its fits 2-60x slower and erratic. ELBOs are ours; sklearn's `lower_bound_` is shown plus
+sklearn / ours. sklearn is timed with one BLAS thread (threadpoolctl) and
+with its default threads, and the faster counts (`sklearn_threads`): on
+these small matrices OpenBLAS's threads mostly contend. ELBOs are ours; sklearn's `lower_bound_` is shown plus
 `mixture.sklearn_bound_offset` (the constants it drops), so the two columns
 should agree.
 """
@@ -100,6 +100,14 @@ def timed(fn, repeats):
   return out, float(np.median(times))
 
 
+def timed_sklearn(fn, repeats):
+  """sklearn at its best: the faster of one BLAS thread and the default."""
+  with threadpool_limits(1):
+    out, one = timed(fn, repeats)
+  _, default = timed(fn, repeats)
+  return out, min(one, default), ('1' if one <= default else 'default')
+
+
 def run_em(x, resp0, repeats):
   st = mixture.em_init(jax.numpy.asarray(x), jax.numpy.asarray(resp0), EM_REG)
   pc = np.asarray(st.precisions_cholesky)
@@ -114,8 +122,7 @@ def run_em(x, resp0, repeats):
       reg_covar=EM_REG, weights_init=np.asarray(st.weights),
       means_init=np.asarray(st.means),
       precisions_init=pc @ np.swapaxes(pc, -1, -2)).fit(x)
-  with threadpool_limits(1):
-    gm, t_sk = timed(sk, repeats)
+  gm, t_sk, threads = timed_sklearn(sk, repeats)
   n = int(res.n_iter)
   return dict(
       method='EM', iters_ours=n, iters_sklearn=int(gm.n_iter_),
@@ -123,7 +130,8 @@ def run_em(x, resp0, repeats):
       max_abs_diff_weights=float(np.abs(res.state.weights - gm.weights_).max()),
       final_ours=float(res.log_likelihood[n - 1]),
       final_sklearn=float(gm.lower_bound_), first_call_s=first,
-      time_ours_s=t_ours, time_sklearn_s=t_sk, speedup=t_sk / t_ours)
+      time_ours_s=t_ours, time_sklearn_s=t_sk, sklearn_threads=threads,
+      speedup=t_sk / t_ours)
 
 
 def run_cavi(x, resp0, repeats):
@@ -137,8 +145,7 @@ def run_cavi(x, resp0, repeats):
       resp0=resp0, n_components=k, covariance_type='full',
       weight_concentration_prior_type='dirichlet_distribution', tol=TOL,
       max_iter=MAX_ITER, reg_covar=0.0).fit(x)
-  with threadpool_limits(1):
-    bg, t_sk = timed(sk, repeats)
+  bg, t_sk, threads = timed_sklearn(sk, repeats)
   post = mixture.posterior(res.state.natural, mixture.make_prior(x, k))
   offset = float(mixture.sklearn_bound_offset(mixture.make_prior(x, k), k,
                                               len(x)))
@@ -149,7 +156,8 @@ def run_cavi(x, resp0, repeats):
       max_abs_diff_weights=float(np.abs(post.weights - bg.weights_).max()),
       final_ours=float(res.elbo[n - 1]),
       final_sklearn=float(bg.lower_bound_) + offset, first_call_s=first,
-      time_ours_s=t_ours, time_sklearn_s=t_sk, speedup=t_sk / t_ours)
+      time_ours_s=t_ours, time_sklearn_s=t_sk, sklearn_threads=threads,
+      speedup=t_sk / t_ours)
 
 
 def main(_):
@@ -168,7 +176,7 @@ def main(_):
   meta = dict(jax=jax.__version__, backend=jax.default_backend(),
               repeats=_REPEATS.value, tol=TOL, max_iter=MAX_ITER,
               em_reg_covar=EM_REG, cavi_reg_covar=0.0, dtype='float64',
-              sklearn_blas_threads=1,
+              sklearn_threads='faster of 1 and the default',
               cpu_count=os.cpu_count(), load_average=os.getloadavg())
   os.makedirs(os.path.dirname(_OUT.value) or '.', exist_ok=True)
   with open(_OUT.value, 'w') as f:
