@@ -1,5 +1,5 @@
 """Tabulates the discrete-latent budget runs (runs/est/, made by
-runs/est/run_all.sh) for docs/RESULTS.md and plots their learning curves.
+bench/estimator_runs.sh) for docs/RESULTS.md and plots their learning curves.
 
   python bench/estimator_runs_table.py [--runs=runs/est]
       [--out=bench/results/estimator_runs.json]
@@ -8,8 +8,8 @@ Per run: the best and the final training ELBO as logged (the mean of the
 single-sample ELBO over the last 500 training steps; the REBAR/RELAX papers
 report the best training ELBO), the ELBO of the final model on the whole
 training split (one sample per image), the test -ELBO and the test NLL
-bound, and the wall time. The PNG beside the JSON plots the training ELBO
-of every linear one-layer SBN run against steps.
+bound, and the wall time. The PNG beside the JSON plots the logged training
+objective of every run against steps, one panel per model.
 """
 import glob
 import json
@@ -67,16 +67,23 @@ def main(_):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, ax = plt.subplots(figsize=(7, 4.5))
-  for r in rows:
-    if r['run'].startswith('linear1_'):
-      steps, values = zip(*r['curve'])
-      ax.plot(steps, values, lw=1, label=r['run'][len('linear1_'):])
-  ax.set_ylim(-160, -100)
-  ax.set_xlabel('step (batch 24)')
-  ax.set_ylabel('training ELBO (nats)')
-  ax.set_title('Linear SBN 200 on binarized MNIST: every estimator, same budget')
-  ax.legend(fontsize=7)
+  panels = [('linear1_', 'linear SBN 200', (-160, -120)),
+            ('linear2_', 'linear SBN 200-200', (-150, -110)),
+            ('nonlinear_', 'nonlinear SBN 200', (-170, -115)),
+            ('catvae_', 'categorical VAE 20x10', (-160, -95))]
+  fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+  for ax, (prefix, title, ylim) in zip(axes.ravel(), panels):
+    for r in rows:
+      if r['run'].startswith(prefix):
+        steps, values = zip(*r['curve'])
+        ax.plot(steps, values, lw=1, label=r['run'][len(prefix):])
+    ax.set_ylim(*ylim)
+    ax.set_xlabel('step')
+    ax.set_ylabel('training ELBO as logged (nats)')
+    ax.set_title(f'{title}: same budget and seed')
+    ax.legend(fontsize=7)
+  fig.suptitle('Logged training objective (relaxed estimators: the relaxed '
+               'objective)', fontsize=9)
   fig.tight_layout()
   fig.savefig(os.path.splitext(_OUT.value)[0] + '.png', dpi=90)
 

@@ -2,12 +2,18 @@
 (Jang, Gu & Poole 2017, arXiv:1611.01144), trained with Gumbel-Softmax,
 straight-through Gumbel-Softmax or REINFORCE.
 
-Command:   python launch.py --config=configs/catvae_binarized_mnist.py:estimator=gumbel_softmax \\
-             --config.data.npz_path=../shared/data/binarized_mnist.npz --workdir=runs/catvae_gs
+Command:   python launch.py --config=configs/catvae_binarized_mnist.py:estimator=gumbel_softmax,epochs=20 \\
+             --config.model.eval_k=200 --config.data.npz_path=../shared/data/binarized_mnist.npz \\
+             --workdir=runs/est/catvae_gumbel_softmax
 Hardware:  2-core CPU (no accelerator).
-Wall time: see docs/RESULTS.md (discrete latents).
-Result:    see docs/RESULTS.md: test -ELBO (Jang et al.'s metric; they
-           report about 101.5 for Gumbel-Softmax) and the test NLL bound.
+Wall time: 2.9 min for 20 epochs (10,000 steps of batch 100) with
+           gumbel_softmax (3.8 straight_through_gumbel, 5.9 reinforce;
+           shared CPU).
+Result:    20 epochs (epochs=20): test -ELBO 116.35 (Gumbel-Softmax), 116.35
+           (straight-through Gumbel), 148.84 (REINFORCE); test NLL bound
+           99.16, 103.91, 132.62. Jang et al. report 101.5 for
+           Gumbel-Softmax after far longer training (the default, 100
+           epochs, was not run here).
 Smoke:     --config=configs/catvae_binarized_mnist.py:smoke (a few seconds).
 
 Arguments: estimator=gumbel_softmax | straight_through_gumbel | reinforce

@@ -66,9 +66,11 @@ def _run_smoke(name, workdir, arg='smoke'):
   """Runs a smoke config; tfds datasets come from tfds' mock_data."""
   config = _config(name, arg)
   if name in ('hmc_vae_latent', 'vi_vae_latent') and not config.vae.workdir:
-    # The posterior of a VAE trained (briefly) for this test.
-    config.vae.workdir = workdir + '_vae'
-    launch.run(_config('vae_digits'), config.vae.workdir)
+    # The posterior of a VAE trained (briefly) for this test, once: a run
+    # and its resumed copy share it.
+    config.vae.workdir = os.path.join(os.path.dirname(workdir), 'vae')
+    if not os.path.exists(os.path.join(config.vae.workdir, 'final_metrics.json')):
+      launch.run(_config('vae_digits'), config.vae.workdir)
   if config.entry == 'hmc.run' or config.get('data') is None:
     return config, launch.run(config, workdir)
   if name == 'bbans_binarized_mnist':

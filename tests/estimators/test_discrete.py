@@ -316,7 +316,7 @@ def test_vimco_is_unbiased_and_lower_variance_than_the_score_function():
           jax.nn.logsumexp(log_w[idx]) - jnp.log(k))
     return total
 
-  exact = jax.grad(exact_bound)(jnp.asarray(VIMCO_THETA))
+  exact = jax.jit(jax.grad(exact_bound))(jnp.asarray(VIMCO_THETA))
   grads = _per_sample(
       lambda key, l: discrete.vimco(key, l, _vimco_log_weight(l), num_samples=k),
       jnp.asarray(VIMCO_THETA), jax.random.key(9))
@@ -363,7 +363,7 @@ def test_rebar_cv_gradient_is_the_gradient_of_the_variance():
   cv = discrete.rebar_params(0.7, 0.6, jnp.float64)
   _, cv_grads, _ = base.estimate_and_cv_grads(estimate_fn, logits, cv,
                                               tune_variance=True)
-  variance = lambda c: base.variance_loss(estimate_fn, logits, c)
+  variance = jax.jit(lambda c: base.variance_loss(estimate_fn, logits, c))
   for name in ('eta', 'log_tau'):
     h = 1e-5
     up = dict(cv, **{name: cv[name] + h})
