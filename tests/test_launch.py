@@ -134,7 +134,8 @@ def _check_vi_run(workdir, config, final):
     saved = json.load(f)
   assert np.isfinite(saved['eval/elbo']) and saved['eval/elbo_se'] > 0
   assert saved == pytest.approx({'step': config.total_steps, **final})
-  assert 'vi/max_mean_error_in_sd' in saved  # Exact or NUTS reference.
+  if config.nuts.compare or config.target == 'linear_regression':
+    assert 'vi/max_mean_error_in_sd' in saved  # NUTS or exact reference.
   if config.target == 'vae_latent':
     assert saved['vi/approximation_gap'] > -1.0  # log p(x) >= ELBO, up to noise.
   train = [r for r in _metrics(workdir) if 'train/loss' in r]
