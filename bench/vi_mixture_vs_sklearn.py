@@ -23,7 +23,7 @@ the median of `repeats` runs, as is sklearn's; `speedup` is
 sklearn / ours. sklearn is timed with one BLAS thread (threadpoolctl) and
 with its default threads, and the faster counts (`sklearn_threads`): on
 these small matrices OpenBLAS's threads mostly contend. ELBOs are ours; sklearn's `lower_bound_` is shown plus
-`mixture.sklearn_bound_offset` (the constants it drops), so the two columns
+`bayesian_mixture.sklearn_bound_offset` (the constants it drops), so the two columns
 should agree.
 """
 import json
@@ -49,6 +49,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from vi import bayesian_mixture
 from vi import mixture
 
 _REPEATS = flags.DEFINE_integer('repeats', 5, 'Timed runs per method.')
@@ -136,7 +137,7 @@ def run_em(x, resp0, repeats):
 
 def run_cavi(x, resp0, repeats):
   k = resp0.shape[1]
-  ours = lambda: mixture.fit_cavi(x, resp0, max_iter=MAX_ITER, tol=TOL)
+  ours = lambda: bayesian_mixture.fit_cavi(x, resp0, max_iter=MAX_ITER, tol=TOL)
   t = time.perf_counter()
   jax.block_until_ready(ours())
   first = time.perf_counter() - t
@@ -146,8 +147,8 @@ def run_cavi(x, resp0, repeats):
       weight_concentration_prior_type='dirichlet_distribution', tol=TOL,
       max_iter=MAX_ITER, reg_covar=0.0).fit(x)
   bg, t_sk, threads = timed_sklearn(sk, repeats)
-  post = mixture.posterior(res.state.natural, mixture.make_prior(x, k))
-  offset = float(mixture.sklearn_bound_offset(mixture.make_prior(x, k), k,
+  post = bayesian_mixture.posterior(res.state.natural, bayesian_mixture.make_prior(x, k))
+  offset = float(bayesian_mixture.sklearn_bound_offset(bayesian_mixture.make_prior(x, k), k,
                                               len(x)))
   n = int(res.n_iter)
   return dict(

@@ -6,8 +6,8 @@
     sticking-the-landing) or the score-function one with
     Rao-Blackwellisation and per-factor control variates (Ranganath et al.
     2014); `fit` runs a whole optimisation in one compiled scan.
-  * Classical VI (vi/mixture.py): EM and CAVI for the full-covariance
-    Gaussian mixture (the Bayesian one with Dirichlet weights and
+  * Classical VI: EM (vi/mixture.py) and CAVI (vi/bayesian_mixture.py)
+    for the full-covariance Gaussian mixture (the Bayesian one with Dirichlet weights and
     Normal-Wishart components), reaching scikit-learn's fixed points;
     small closed-form conjugate models in vi/conjugate.py.
   * Stochastic VI for conjugate-exponential models (vi/svi.py: the
@@ -58,11 +58,11 @@ from vi.lda import fit as fit_lda
 from vi.lda import per_word_bound
 from vi.lda import perplexity
 from vi.lda import topic_means
-from vi.mixture import fit_cavi
+from vi.bayesian_mixture import fit_cavi
+from vi.bayesian_mixture import fit_svi
+from vi.bayesian_mixture import make_prior
+from vi.bayesian_mixture import posterior as mixture_posterior
 from vi.mixture import fit_em
-from vi.mixture import fit_svi
-from vi.mixture import make_prior
-from vi.mixture import posterior as mixture_posterior
 from vi.svi import check_schedule
 from vi.svi import natural_gradient
 from vi.svi import step_size

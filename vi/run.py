@@ -32,6 +32,7 @@ from common import record
 from common.errors import ConfigError, DataError, NonFiniteLossError
 from vi import corpus as corpus_lib
 from vi import lda as lda_lib
+from vi import bayesian_mixture
 from vi import mixture
 from vi import svi
 
@@ -92,7 +93,7 @@ def _run_gmm(config, workdir):
   x = load_points(config.dataset)
   mixture.check_data(x, m.n_components)
   resp0 = random_responsibilities(len(x), m.n_components, config.seed)
-  prior = None if m.algorithm == 'em' else mixture.make_prior(x, m.n_components)
+  prior = None if m.algorithm == 'em' else bayesian_mixture.make_prior(x, m.n_components)
   if m.algorithm == 'svi':
     svi.check_schedule(m.svi.kappa, m.svi.tau)
   start = time.time()
@@ -102,19 +103,19 @@ def _run_gmm(config, workdir):
     trace, name = res.log_likelihood, 'mean_log_likelihood'
     weights, means = res.state.weights, res.state.means
   elif m.algorithm == 'cavi':
-    res = mixture.fit_cavi(x, resp0, prior, max_iter=m.max_iter, tol=m.tol,
+    res = bayesian_mixture.fit_cavi(x, resp0, prior, max_iter=m.max_iter, tol=m.tol,
                            reg_covar=m.reg_covar)
     trace, name = res.elbo, 'elbo'
-    post = mixture.posterior(res.state.natural, prior)
+    post = bayesian_mixture.posterior(res.state.natural, prior)
     weights, means = post.weights, post.means
   else:
     batch = min(m.svi.batch_size, len(x))
-    res = mixture.fit_svi(jax.random.key(config.seed), x, resp0, prior,
+    res = bayesian_mixture.fit_svi(jax.random.key(config.seed), x, resp0, prior,
                           num_steps=m.svi.num_steps, batch_size=batch,
                           kappa=m.svi.kappa, tau=m.svi.tau,
                           eval_every=m.svi.eval_every, reg_covar=m.reg_covar)
     trace, name = res.elbo, 'elbo'
-    post = mixture.posterior(res.state.natural, prior)
+    post = bayesian_mixture.posterior(res.state.natural, prior)
     weights, means = post.weights, post.means
   trace = np.asarray(jax.block_until_ready(trace), np.float64)
   wall = time.time() - start

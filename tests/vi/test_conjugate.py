@@ -13,7 +13,7 @@ import pytest
 from scipy.special import logsumexp as np_logsumexp
 
 from vi import conjugate
-from vi import mixture
+from vi import bayesian_mixture
 from vi import svi
 
 
@@ -167,16 +167,16 @@ def test_natural_gradient_identity_on_mixture():
   x = jnp.asarray(np.concatenate([rng.normal(-3, 1, (12, 2)),
                                   rng.normal(3, 0.7, (13, 2))]))
   k, d = 2, 2
-  prior = mixture.make_prior(x, k)
+  prior = bayesian_mixture.make_prior(x, k)
   resp = jnp.asarray(_random_resp(3, x.shape[0], k))
-  stats = mixture.expected_stats(x, resp, prior)
+  stats = bayesian_mixture.expected_stats(x, resp, prior)
   entropy = -jnp.sum(resp * jnp.log(resp))
 
   def unflatten(psi):
     p = psi.reshape(k, 8)
     scatter = jnp.stack([jnp.stack([p[:, 4], p[:, 5]], -1),
                          jnp.stack([p[:, 5], p[:, 6]], -1)], -2)
-    return mixture.Natural(p[:, 0], p[:, 1], p[:, 2:4], scatter, p[:, 7])
+    return bayesian_mixture.Natural(p[:, 0], p[:, 1], p[:, 2:4], scatter, p[:, 7])
 
   def flatten(lam):
     s = lam.scatter
@@ -185,16 +185,16 @@ def test_natural_gradient_identity_on_mixture():
          lam.scaled_mean, s[:, 0, 0, None], s[:, 0, 1, None], s[:, 1, 1, None],
          lam.dof[:, None]], -1).reshape(-1)
 
-  lam_hat = mixture.natural_from_stats(stats, prior)
+  lam_hat = bayesian_mixture.natural_from_stats(stats, prior)
   # Some other global q: the update from other responsibilities.
-  lam = mixture.cavi_init(x, jnp.asarray(_random_resp(4, x.shape[0], k)),
+  lam = bayesian_mixture.cavi_init(x, jnp.asarray(_random_resp(4, x.shape[0], k)),
                           prior).natural
 
   @jax.jit
   def natgrad(psi):
-    g = jax.grad(lambda p: mixture._elbo(stats, entropy, unflatten(p),
+    g = jax.grad(lambda p: bayesian_mixture._elbo(stats, entropy, unflatten(p),
                                          prior))(psi)
-    fisher = jax.hessian(lambda p: mixture.log_normaliser(unflatten(p)))(psi)
+    fisher = jax.hessian(lambda p: bayesian_mixture.log_normaliser(unflatten(p)))(psi)
     return jnp.linalg.solve(fisher, g)
 
   psi = flatten(lam)

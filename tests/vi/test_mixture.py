@@ -23,6 +23,7 @@ from sklearn.mixture import GaussianMixture
 
 from common.errors import ConfigError
 from common.errors import DataError
+from vi import bayesian_mixture
 from vi import mixture
 from vi import svi
 
@@ -78,12 +79,12 @@ def _start(x, resp, prior):
   x, r = np.asarray(x), np.asarray(resp)
   y = x - np.asarray(prior.mean)
   counts = r.sum(0)
-  lam = mixture.Natural(
+  lam = bayesian_mixture.Natural(
       prior.weight_concentration + counts, prior.mean_precision + counts,
       jnp.asarray(r.T @ y),
       prior.covariance + jnp.asarray(np.einsum('nk,nd,ne->kde', r, y, y)),
       prior.degrees_of_freedom + counts)
-  return mixture.CAVIState(jax.tree.map(jnp.asarray, lam),
+  return bayesian_mixture.CAVIState(jax.tree.map(jnp.asarray, lam),
                            jnp.asarray(np.nan))
 
 
@@ -93,11 +94,11 @@ def _sweep_fn(x):
   (one program for all the 2-D checks: compiles dominate this file)."""
   if x.shape not in _SWEEPS:
     def sweep(state, x, prior, rho):
-      resp = jnp.exp(mixture.responsibilities(x, state.natural, prior))
-      half = mixture.elbo(x, resp, state.natural, prior)
-      step = mixture.svi_step(mixture.SVIState(state.natural, jnp.asarray(0)),
+      resp = jnp.exp(bayesian_mixture.responsibilities(x, state.natural, prior))
+      half = bayesian_mixture.elbo(x, resp, state.natural, prior)
+      step = bayesian_mixture.svi_step(bayesian_mixture.SVIState(state.natural, jnp.asarray(0)),
                               x, x.shape[0], rho, prior)
-      return mixture.cavi_step(state, x, prior), half, step
+      return bayesian_mixture.cavi_step(state, x, prior), half, step
     _SWEEPS[x.shape] = jax.jit(sweep)
   return _SWEEPS[x.shape]
 
@@ -141,17 +142,17 @@ def test_em_matches_sklearn_from_same_responsibilities():
 def test_cavi_matches_sklearn_iris():
   x, k = _iris(), 3
   resp0 = _random_resp(0, len(x), k)
-  prior = mixture.make_prior(x, k)
-  res = mixture.fit_cavi(x, resp0, prior, max_iter=300, tol=1e-6)
+  prior = bayesian_mixture.make_prior(x, k)
+  res = bayesian_mixture.fit_cavi(x, resp0, prior, max_iter=300, tol=1e-6)
   bg = _fit_quiet(_bgmm(k, 0, 300, 1e-6), x)
   n = int(res.n_iter)
   assert bool(res.converged) and n == bg.n_iter_
   trace = np.asarray(res.elbo)[:n]
-  offset = float(mixture.sklearn_bound_offset(prior, k, len(x)))
+  offset = float(bayesian_mixture.sklearn_bound_offset(prior, k, len(x)))
   np.testing.assert_allclose(trace - offset, bg.lower_bounds_, rtol=0,
                              atol=1e-8)
   assert np.diff(trace).min() >= -1e-9  # T-A2 at every sweep
-  post = mixture.posterior(res.state.natural, prior)
+  post = bayesian_mixture.posterior(res.state.natural, prior)
   np.testing.assert_allclose(post.means, bg.means_, atol=1e-9)
   np.testing.assert_allclose(post.weights, bg.weights_, atol=1e-10)
   np.testing.assert_allclose(post.covariances, bg.covariances_, atol=1e-9)
@@ -169,7 +170,7 @@ def test_cavi_half_sweeps_and_sklearn_2d():
   set with K=4 and an overridden prior."""
   x, _ = _blobs()
   k, sweeps = 4, 25
-  prior = mixture.make_prior(x, k, mean_precision=0.5, weight_concentration=2.,
+  prior = bayesian_mixture.make_prior(x, k, mean_precision=0.5, weight_concentration=2.,
                              degrees_of_freedom=3.0,
                              covariance=np.diag([2.0, 3.0]),
                              mean=np.array([0.5, -0.5]))
@@ -188,10 +189,10 @@ def test_cavi_half_sweeps_and_sklearn_2d():
                 covariance_prior=np.diag([2.0, 3.0]),
                 mean_prior=np.array([0.5, -0.5]))
   bg = _fit_quiet(bg, x)
-  offset = float(mixture.sklearn_bound_offset(prior, k, len(x)))
+  offset = float(bayesian_mixture.sklearn_bound_offset(prior, k, len(x)))
   np.testing.assert_allclose(np.array(elbos[1::2]) - offset, bg.lower_bounds_,
                              rtol=0, atol=1e-8)
-  post = mixture.posterior(state.natural, prior)
+  post = bayesian_mixture.posterior(state.natural, prior)
   np.testing.assert_allclose(post.means, bg.means_, atol=1e-9)
   np.testing.assert_allclose(post.weights, bg.weights_, atol=1e-10)
 
@@ -203,7 +204,7 @@ def test_elbo_against_exact_evidence():
   constant of both ELBO formulas."""
   x = jnp.array([[-2.1], [-1.7], [-2.4], [-1.9], [1.8], [2.2], [2.5], [1.6]])
   n = x.shape[0]
-  prior2, prior1 = mixture.make_prior(x, 2), mixture.make_prior(x, 1)
+  prior2, prior1 = bayesian_mixture.make_prior(x, 2), bayesian_mixture.make_prior(x, 1)
   labels = jnp.array(list(itertools.product([0.0, 1.0], repeat=n)))
   onehot = jnp.stack([1 - labels, labels], -1)             # [256, N, 2]
 
@@ -211,10 +212,10 @@ def test_elbo_against_exact_evidence():
   def check(x, prior2, prior1):
     def log_joint(resp, prior):
       k = resp.shape[1]
-      lam = mixture.natural_from_stats(
-          mixture.expected_stats(x, resp, prior), prior)
-      return (mixture.log_normaliser(lam)
-              - mixture.log_normaliser(mixture.prior_natural(prior, k))
+      lam = bayesian_mixture.natural_from_stats(
+          bayesian_mixture.expected_stats(x, resp, prior), prior)
+      return (bayesian_mixture.log_normaliser(lam)
+              - bayesian_mixture.log_normaliser(bayesian_mixture.prior_natural(prior, k))
               - 0.5 * n * math.log(2 * math.pi))
 
     log_joints = jax.vmap(lambda r: log_joint(r, prior2))(onehot)
@@ -225,10 +226,10 @@ def test_elbo_against_exact_evidence():
     weights = jnp.exp(half - jax.scipy.special.logsumexp(half))
     marginals = jnp.einsum('a,ank->nk', weights, onehot)
     ones = jnp.ones((n, 1))
-    state1 = mixture.cavi_init(x, ones, prior1)
-    return (log_px2, mixture.cavi_init(x, marginals, prior2).elbo,
+    state1 = bayesian_mixture.cavi_init(x, ones, prior1)
+    return (log_px2, bayesian_mixture.cavi_init(x, marginals, prior2).elbo,
             log_joint(ones, prior1), state1.elbo,
-            mixture.elbo(x, ones, state1.natural, prior1))
+            bayesian_mixture.elbo(x, ones, state1.natural, prior1))
 
   log_px2, elbo2, log_px1, elbo1, elbo1_general = check(x, prior2, prior1)
   assert float(elbo2) <= float(log_px2)
@@ -255,7 +256,7 @@ def test_svi_full_batch_rho_one_is_a_cavi_sweep():
   """T-B2: exactly equal, field by field."""
   x, centres = _blobs()
   k, xj = 4, jnp.asarray(x)
-  prior = mixture.make_prior(x, k)
+  prior = bayesian_mixture.make_prior(x, k)
   state = _start(xj, _good_resp(x, centres), prior)
   # rho = 1 as svi.step_size gives it at t = 0, tau = 1.
   rho = svi.step_size(0, 0.7, 1.0).astype(jnp.float64)
@@ -270,7 +271,7 @@ def test_svi_converges_to_cavi_fixed_point():
   """T-B3: kappa = 0.7, tau = 1, |S| = N/20."""
   x, centres = _blobs()
   k, xj = 4, jnp.asarray(x)
-  prior = mixture.make_prior(x, k)
+  prior = bayesian_mixture.make_prior(x, k)
   resp0 = _good_resp(x, centres)
   sweep = _sweep_fn(xj)
   state = _start(xj, resp0, prior)
@@ -281,12 +282,12 @@ def test_svi_converges_to_cavi_fixed_point():
     if done:
       break
   assert done
-  res = mixture.fit_svi(jax.random.key(0), x, resp0, prior, num_steps=2000,
+  res = bayesian_mixture.fit_svi(jax.random.key(0), x, resp0, prior, num_steps=2000,
                         batch_size=len(x) // 20, kappa=0.7, tau=1.0,
                         eval_every=100)
   assert int(res.state.step) == 2000 and int(res.steps[-1]) == 2000
-  fixed = mixture.posterior(state.natural, prior)
-  ours = mixture.posterior(res.state.natural, prior)
+  fixed = bayesian_mixture.posterior(state.natural, prior)
+  ours = bayesian_mixture.posterior(res.state.natural, prior)
   np.testing.assert_allclose(ours.means, fixed.means, atol=0.05)
   np.testing.assert_allclose(ours.weights, fixed.weights, atol=0.01)
   np.testing.assert_allclose(ours.covariances, fixed.covariances, atol=0.1)
@@ -303,18 +304,18 @@ def test_svi_minibatch_estimate_is_unbiased():
   of lambda_hat(S) (statistics x N/|S|) is the full-data lambda_hat."""
   x = jnp.asarray(_blobs()[0][::125])                        # 8 points
   k, n, b = 3, 8, 3
-  prior = mixture.make_prior(x, k)
+  prior = bayesian_mixture.make_prior(x, k)
   resp = jnp.asarray(_random_resp(5, n, k))
   subsets = jnp.array(list(itertools.combinations(range(n), b)))   # 56
 
   @jax.jit
   def estimates(x, resp, prior):
     def one(idx):
-      stats = mixture.expected_stats(x[idx], resp[idx], prior)
-      return mixture.natural_from_stats(stats, prior,
+      stats = bayesian_mixture.expected_stats(x[idx], resp[idx], prior)
+      return bayesian_mixture.natural_from_stats(stats, prior,
                                         svi.replicate_scale(n, b))
-    return jax.vmap(one)(subsets), mixture.natural_from_stats(
-        mixture.expected_stats(x, resp, prior), prior)
+    return jax.vmap(one)(subsets), bayesian_mixture.natural_from_stats(
+        bayesian_mixture.expected_stats(x, resp, prior), prior)
 
   per_subset, full = estimates(x, resp, prior)
   for a, b_ in zip(per_subset, full):
@@ -332,34 +333,34 @@ def test_bad_inputs_raise_one_line_errors():
   r = _random_resp(0, len(x), 3)
   cases = [
       (DataError, 'reshape', lambda: mixture.fit_em(x[:, 0], r)),
-      (DataError, 'NaN/inf', lambda: mixture.fit_cavi(
+      (DataError, 'NaN/inf', lambda: bayesian_mixture.fit_cavi(
           np.where(np.arange(600).reshape(150, 4) == 7, np.nan, x), r)),
       (DataError, 'NaN/inf', lambda: mixture.fit_em(
           np.where(np.arange(600).reshape(150, 4) == 9, np.inf, x), r)),
       (ConfigError, 'more than the 3 data points', lambda: mixture.fit_em(
           x[:3], _random_resp(0, 3, 4))),
       (ConfigError, 'more than the 2 data points',
-       lambda: mixture.make_prior(x[:2], 5)),
-      (ConfigError, 'sum to 1', lambda: mixture.fit_cavi(x, 2 * r)),
-      (ConfigError, 'shape', lambda: mixture.fit_cavi(x, r[:10])),
+       lambda: bayesian_mixture.make_prior(x[:2], 5)),
+      (ConfigError, 'sum to 1', lambda: bayesian_mixture.fit_cavi(x, 2 * r)),
+      (ConfigError, 'shape', lambda: bayesian_mixture.fit_cavi(x, r[:10])),
       (ConfigError, 'exactly one', lambda: mixture.fit_em(x)),
-      (ConfigError, 'mean_precision=0', lambda: mixture.make_prior(
+      (ConfigError, 'mean_precision=0', lambda: bayesian_mixture.make_prior(
           x, 3, mean_precision=0.0)),
-      (ConfigError, 'weight_concentration=-1', lambda: mixture.make_prior(
+      (ConfigError, 'weight_concentration=-1', lambda: bayesian_mixture.make_prior(
           x, 3, weight_concentration=-1.0)),
-      (ConfigError, '> dim - 1 = 3', lambda: mixture.make_prior(
+      (ConfigError, '> dim - 1 = 3', lambda: bayesian_mixture.make_prior(
           x, 3, degrees_of_freedom=2.5)),
-      (ConfigError, 'positive definite', lambda: mixture.make_prior(
+      (ConfigError, 'positive definite', lambda: bayesian_mixture.make_prior(
           x, 3, covariance=-np.eye(4))),
-      (ConfigError, 'shape (4,)', lambda: mixture.make_prior(
+      (ConfigError, 'shape (4,)', lambda: bayesian_mixture.make_prior(
           x, 3, mean=np.zeros(3))),
-      (ConfigError, 'positive definite', lambda: mixture.make_prior(
+      (ConfigError, 'positive definite', lambda: bayesian_mixture.make_prior(
           np.c_[x, np.ones(150)], 3)),
-      (ConfigError, 'kappa=0.5', lambda: mixture.fit_svi(
+      (ConfigError, 'kappa=0.5', lambda: bayesian_mixture.fit_svi(
           jax.random.key(0), x, r, kappa=0.5)),
-      (ConfigError, 'batch_size=200', lambda: mixture.fit_svi(
+      (ConfigError, 'batch_size=200', lambda: bayesian_mixture.fit_svi(
           jax.random.key(0), x, r, batch_size=200)),
-      (ConfigError, 'tol=-1', lambda: mixture.fit_cavi(x, r, tol=-1.0)),
+      (ConfigError, 'tol=-1', lambda: bayesian_mixture.fit_cavi(x, r, tol=-1.0)),
   ]
   for error, words, call in cases:
     with pytest.raises(error, match=None) as info:
