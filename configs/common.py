@@ -462,6 +462,9 @@ def apply_vi_args(c, a):
     c.eval_every_steps, c.ckpt_every_steps = 2, 2
     m.eval_samples = 1000
     c.nuts.warmup, c.nuts.draws, c.nuts.chains = 50, 50, 2
+    # One smoke (eight schools) compiles the NUTS reference; the others
+    # skip its compile, which dominates a smoke run.
+    c.nuts.compare = c.target == 'eight_schools'
   return c
 
 
@@ -521,4 +524,18 @@ def lda_config(path='', num_topics=10):
   c.ckpt_every_passes = 1
   c.keep_checkpoints = 3
   c.top_words = 10
+  return c
+
+
+def ranking_config(c, arg):
+  """A Bradley-Terry run (ranking/run.py) from `ranking.run.example_config`
+  and the arguments every ranking config accepts."""
+  a = parse_arg(arg, smoke=False, prior=c.prior.kind,
+                draws=c.posterior.num_draws)
+  c.prior.kind, c.posterior.num_draws = a.prior, a.draws
+  if a.smoke:
+    p = c.posterior
+    p.num_chains, p.num_warmup, p.num_draws = 2, 100, min(a.draws, 100)
+    if c.data.name != 'baseball':
+      p.num_draws = 0  # The baseball smoke and tests/ranking cover NUTS.
   return c
