@@ -525,3 +525,17 @@ def lda_config(path='', num_topics=10):
   c.keep_checkpoints = 3
   c.top_words = 10
   return c
+
+
+def ranking_config(c, arg):
+  """A Bradley-Terry run (ranking/run.py) from `ranking.run.example_config`
+  and the arguments every ranking config accepts."""
+  a = parse_arg(arg, smoke=False, prior=c.prior.kind,
+                draws=c.posterior.num_draws)
+  c.prior.kind, c.posterior.num_draws = a.prior, a.draws
+  if a.smoke:
+    p = c.posterior
+    p.num_chains, p.num_warmup, p.num_draws = 2, 100, min(a.draws, 100)
+    if c.data.name != 'baseball':
+      p.num_draws = 0  # The baseball smoke and tests/ranking cover NUTS.
+  return c

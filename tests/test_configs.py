@@ -40,6 +40,8 @@ def test_config_contract(name):
     assert smoke.num_warmup + smoke.num_draws <= 200
   elif smoke.entry == 'coding.run':
     assert 0 < smoke.max_images <= 32 and ':smoke' in smoke.vae_config
+  elif smoke.entry == 'ranking.run':
+    assert smoke.posterior.num_draws <= 100 and smoke.posterior.num_warmup <= 100
   elif smoke.entry == 'vi.run':
     m = smoke.model
     assert (m.max_iter <= 50 and m.svi.num_steps <= 100 if m.name == 'gmm'

@@ -71,7 +71,10 @@ def _run_smoke(name, workdir, arg='smoke'):
     config.vae.workdir = os.path.join(os.path.dirname(workdir), 'vae')
     if not os.path.exists(os.path.join(config.vae.workdir, 'final_metrics.json')):
       launch.run(_config('vae_digits'), config.vae.workdir)
-  if config.entry == 'hmc.run' or config.get('data') is None:
+  if config.entry == 'ranking.run' and config.data.name != 'baseball':
+    # A generated file in the data set's format (tests never read ../shared).
+    config.data.path = _write_pairwise_csv(config.data.name, workdir + '.csv')
+  if config.entry in ('hmc.run', 'ranking.run') or config.get('data') is None:
     return config, launch.run(config, workdir)
   if name == 'bbans_binarized_mnist':
     # Binary images of MNIST's shape in a local .npz (tfds' mock draws 8-bit).
@@ -88,6 +91,38 @@ def _run_smoke(name, workdir, arg='smoke'):
     with tfds.testing.mock_data(num_examples=24):
       return config, launch.run(config, workdir)
   return config, launch.run(config, workdir)
+
+
+def _write_pairwise_csv(name, path):
+  """Games among 6 teams with home wins, draws and away wins, every team
+  winning and losing, in the columns of BradleyTerry2's data sets."""
+  rng = np.random.default_rng(0)
+  teams = [f'team{i}' for i in range(6)]
+  lines = (['season,home,away,result'] if name == 'football' else
+           ['date,visitor,v_goals,opponent,o_goals,conference,result,home.ice'])
+  for g in range(120):
+    i, j = rng.choice(6, 2, replace=False)
+    outcome = (-1, 0, 1)[g % 3]
+    if name == 'football':
+      season = ('2011-12', '2012-13')[g % 2]
+      lines.append(f'{season},{teams[i]},{teams[j]},{outcome}.0')
+    else:
+      result = (outcome + 1) / 2  # The visitor's: 0, 0.5 or 1.
+      lines.append(f'2009{g:04d},{teams[i]},1,{teams[j]},1,NC,{result},'
+                   f'{bool(g % 2)}')
+  with open(path, 'w') as f:
+    f.write('\n'.join(lines) + '\n')
+  return path
+
+
+def _check_ranking_run(workdir, config, final):
+  for name in ('ranking.txt', 'ranking.json', 'ranking.png', 'config.json'):
+    assert os.path.exists(os.path.join(workdir, name)), name
+  with open(os.path.join(workdir, 'final_metrics.json')) as f:
+    saved = json.load(f)
+  assert np.isfinite(saved['log_likelihood']) and saved['converged']
+  if config.posterior.num_draws:
+    assert saved['posterior_max_rhat'] < 1.5 and 0 < saved['posterior_p_best_max'] <= 1
 
 
 def _writes_images(config):
@@ -162,6 +197,8 @@ def _check_smoke_run(name, workdir, config, final):
   """What every smoke run must leave behind."""
   if config.entry == 'vi.run':
     return _check_conjugate_run(workdir, config, final)
+  if config.entry == 'ranking.run':
+    return _check_ranking_run(workdir, config, final)
   if config.entry == 'hmc.run':
     return _check_hmc_run(workdir, config, final)
   if config.entry == 'vi.train':
@@ -217,7 +254,7 @@ def test_smoke_config_runs_and_resumes(name, tmp_path):
   full, resumed = str(tmp_path / 'full'), str(tmp_path / 'resumed')
   config, final = _run_smoke(name, full)
   _check_smoke_run(name, full, config, final)
-  if config.entry in ('hmc.run', 'coding.run') or (
+  if config.entry in ('hmc.run', 'coding.run', 'ranking.run') or (
       config.entry == 'vi.run' and config.model.name == 'gmm'):
     return  # Nothing to resume: no training loop (CAVI/EM take milliseconds).
   if config.entry == 'vi.run':
