@@ -13,6 +13,12 @@ Sources, in order of preference for the image datasets:
   * tensorflow-datasets (`mnist`, `binarized_mnist`, `cifar10`), reading a
     prepared copy from `data_dir` / `$TFDS_DATA_DIR` or downloading it.
   * `digits`: scikit-learn's bundled 8x8 digits, the offline default.
+
+Tables (float32 [N, D] features, `levels == 0`, named columns): scikit-learn's
+bundled `diabetes` (regression, 442 rows x 10) and `breast_cancer`
+(classification, 569 x 30), split by a fixed permutation of `data.seed`
+with `data.test_fraction` held out; `data.num_features` keeps the first k
+columns. They are small and offline, so `spec` reads them too.
 """
 import dataclasses
 import math
@@ -24,6 +30,9 @@ from common.errors import DataError
 
 TFDS_NAMES = ('mnist', 'binarized_mnist', 'cifar10')
 TOY_NAMES = ('moons', 'circles', '8gaussians', 'checkerboard', 'spirals')
+# name -> (task, number of classes (0 for regression), feature count)
+TABULAR = {'diabetes': ('regression', 0, 10),
+           'breast_cancer': ('classification', 2, 30)}
 # Example shape, levels, and train / test sizes of every named dataset: what
 # a model trained on it was built for (`spec` rebuilds one without the data).
 SHAPES = {'mnist': ((28, 28, 1), 256, 60000, 10000),
@@ -47,6 +56,7 @@ class Dataset:
   y_train: np.ndarray | None = None
   y_test: np.ndarray | None = None
   spec_only: bool = False
+  feature_names: tuple = ()  # Tables: one name per column.
 
   @property
   def example_shape(self):
@@ -60,7 +70,7 @@ class Dataset:
 def load(cfg):
   """Loads the dataset that `cfg` (a config's `data` block) names."""
   name = cfg.name
-  if cfg.npz_path and name in TOY_NAMES + ('digits',):
+  if cfg.npz_path and name in TOY_NAMES + tuple(TABULAR) + ('digits',):
     raise DataError(
         f'data.npz_path is set but data.name={name!r} reads no files; use '
         f'data.name=npz (or one of {", ".join(TFDS_NAMES)}) with it, or drop it')
@@ -76,6 +86,8 @@ def load(cfg):
       ds = _load_tfds(name, cfg.data_dir)
   elif name in TOY_NAMES:
     ds = make_toy(name, cfg.num_train, cfg.num_test, cfg.seed)
+  elif name in TABULAR:
+    ds = _load_tabular(cfg)
   else:
     raise _unknown(name)
   _validate(ds)
@@ -84,7 +96,7 @@ def load(cfg):
 
 def _unknown(name):
   return DataError(f'unknown dataset {name!r}; choose one of '
-                   f'{sorted(TFDS_NAMES + TOY_NAMES + ("digits", "npz"))}')
+                   f'{sorted(TFDS_NAMES + TOY_NAMES + tuple(TABULAR) + ("digits", "npz"))}')
 
 
 def _levels(cfg):
@@ -99,10 +111,12 @@ def spec(cfg):
   block) gives, without reading any data: named datasets from `SHAPES`
   (also when a local .npz stood in for them; its sizes may differ, which
   only changes an epoch-based schedule), the 2-D toys from the config. A
-  `data.name=npz` file has no known shape, so it is read.
+  `data.name=npz` file has no known shape, so it is read; so are the
+  tables (bundled, kilobytes, and a model on them keeps statistics of its
+  training split).
   """
   name = cfg.name
-  if name == 'npz':
+  if name == 'npz' or name in TABULAR:
     return load(cfg)
   if name in TOY_NAMES:
     x_train, x_test = _zeros(cfg.num_train, (2,)), _zeros(cfg.num_test, (2,))
@@ -168,6 +182,33 @@ def _load_digits():
   labels = digits.target.astype(np.int64)
   return Dataset('digits', images[:1500], images[1500:], 17,
                  labels[:1500], labels[1500:])
+
+
+def _load_tabular(cfg):
+  """A scikit-learn table, split into train/test by a fixed permutation of
+  `data.seed` with `data.test_fraction` (default 0.2) held out."""
+  from sklearn import datasets  # pylint: disable=g-import-not-at-top
+  name = cfg.name
+  raw = (datasets.load_diabetes() if name == 'diabetes'
+         else datasets.load_breast_cancer())
+  x = raw.data.astype(np.float32)
+  names = tuple(str(n) for n in raw.feature_names)
+  keep = cfg.get('num_features', 0)  # The first k columns; 0 keeps all.
+  if keep:
+    if not 0 < keep <= x.shape[1]:
+      raise DataError(f'data.num_features={keep}; {name} has {x.shape[1]} '
+                      'features (0 keeps all)')
+    x, names = x[:, :keep], names[:keep]
+  task = TABULAR[name][0]
+  y = raw.target.astype(np.float32 if task == 'regression' else np.int64)
+  fraction = cfg.get('test_fraction', 0.2)
+  if not 0 < fraction < 1:
+    raise DataError(f'data.test_fraction={fraction} must be in (0, 1)')
+  perm = np.random.default_rng(cfg.seed).permutation(len(x))
+  n_test = max(1, int(round(fraction * len(x))))
+  test, train = perm[:n_test], perm[n_test:]
+  return Dataset(name, x[train], x[test], 0, y[train], y[test],
+                 feature_names=names)
 
 
 def _load_npz(paths, levels):

@@ -71,6 +71,8 @@ def base_config():
   c.data.hflip = False       # Random horizontal flips of training images.
   c.data.num_train = 10000   # Toy densities only.
   c.data.num_test = 2000
+  c.data.test_fraction = 0.2  # Tables only: the held-out share.
+  c.data.num_features = 0    # Tables only: keep the first k columns; 0 = all.
   c.data.seed = 0
 
   c.optim = ml_collections.ConfigDict()
@@ -538,4 +540,54 @@ def ranking_config(c, arg):
     p.num_chains, p.num_warmup, p.num_draws = 2, 100, min(a.draws, 100)
     if c.data.name != 'baseball':
       p.num_draws = 0  # The baseball smoke and tests/ranking cover NUTS.
+  return c
+
+
+def explain_block(**overrides):
+  """The `explain` block of explain/run.py: which explainer and its sizes."""
+  e = ml_collections.ConfigDict()
+  e.method = 'kernel'        # exact | kernel | permutation |
+                             # integrated_gradients | expected_gradients
+  e.num_samples = 2048       # kernel: coalitions per row; expected
+                             # gradients: draws per row.
+  e.num_permutations = 64    # permutation: orderings (antithetic pairs).
+  e.num_background = 100     # Background rows drawn from the training split.
+  e.num_explain = 100        # Test rows explained (0 = the whole test split).
+  e.seed = 0
+  e.ig_steps = 32            # Integrated gradients: quadrature nodes.
+  e.max_display = 10         # Bars in a waterfall, lines in the beeswarm.
+  e.num_waterfalls = 3       # waterfall_<i>.png for the first rows.
+  e.exact_check = True       # Also exact values (<= 16 players): the error.
+  e.target_class = 1         # Tables: the class whose log-odds are
+                             # explained; images: -1 = each row's own class.
+  e.superpixel = 4           # Images: superpixel side in pixels.
+  e.npz_path = ''            # Images: a local .npz for the model's data.
+  e.update(overrides)
+  return e
+
+
+def explain_config(data, arg, hidden, steps, **explain):
+  """explain/run.py on the tabular MLP of explain/train.py: trains the MLP
+  into workdir/model (or reopens `model=WORKDIR`), then explains it."""
+  a = parse_arg(arg, smoke=False, method=explain.get('method', 'kernel'),
+                model='', samples=explain.get('num_samples', 2048))
+  c = base_config()
+  c.entry = 'explain.run'
+  c.model_workdir = a.model
+  c.train_config = ''
+  c.data.name = data
+  c.model = ml_collections.ConfigDict({'hidden': hidden, 'activation': 'gelu'})
+  c.batch_size = 32
+  c.eval_batch_size = 128
+  c.total_steps = steps
+  c.log_every_steps = 100
+  c.ckpt_every_steps = steps
+  c.optim.learning_rate = 3e-3
+  c.optim.weight_decay = 1e-4
+  explain.update(method=a.method, num_samples=a.samples)
+  c.explain = explain_block(**explain)
+  if a.smoke:
+    smoke_trainer(c)
+    c.explain.update(num_background=8, num_explain=5, num_waterfalls=1,
+                     num_samples=min(a.samples, 256))
   return c

@@ -3,8 +3,9 @@
 Command:   python launch.py --config=configs/ssvae_mnist.py:labels=100,epochs=10 \
              --config.data.npz_path=../shared/data/mnist.npz --workdir=runs/m2_100
 Hardware:  2-core CPU (no accelerator), shared with other runs.
-Wall time: M2, 10 epochs: 15 min (about 8 steps/s; one decoder pass per
-           class per unlabelled image). M1+M2, 30 epochs: 10 min.
+Wall time: M2, 10 epochs: 5.5 min on the idle CPU (18.9 steps/s), 15 min
+           shared (one decoder pass per class per unlabelled image).
+           M1+M2, 30 epochs: 10 min.
 Result:    100 labels, test error: M2 22.41% after 10 epochs; M1+M2 17.38%
            after 30 (still falling); paper 11.97% and 3.33% (docs/RESULTS.md).
 Smoke:     --config=configs/ssvae_mnist.py:smoke (a few seconds).

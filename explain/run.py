@@ -37,7 +37,6 @@ from common.errors import ConfigError
 from explain import gradients
 from explain import plots
 from explain import shapley
-from explain import train as train_lib
 
 METHODS = ('exact', 'kernel', 'permutation', 'integrated_gradients',
            'expected_gradients')
@@ -130,8 +129,10 @@ def explain_callable(f, x, background, workdir, cfg, *, groups=None,
     plots.waterfall(expl, i, os.path.join(workdir, f'waterfall_{i}.png'),
                     output=row_output, max_display=cfg.max_display)
     if images:
+      label = '' if row_output is None else f', output {row_output}'
       plots.image_attribution(expl, i, os.path.join(workdir, f'image_{i}.png'),
-                              output=row_output)
+                              output=row_output,
+                              title=f'{method} Shapley values{label}')
   plots.beeswarm(expl, os.path.join(workdir, 'beeswarm.png'),
                  output=plot_output, max_display=cfg.max_display)
   top = np.argsort(-np.abs(expl.values).mean(axis=tuple(
@@ -155,7 +156,7 @@ def _train_own_model(config, workdir):
   return model_dir
 
 
-def _train_config(name_arg, workdir):
+def _train_config(name_arg, workdir, npz_path=''):
   """Trains configs/<name>.py (`'name'` or `'name:arg'`, e.g.
   'ssvae_mnist:smoke') into workdir/model; a rerun resumes it."""
   name, _, arg = name_arg.partition(':')
@@ -163,16 +164,19 @@ def _train_config(name_arg, workdir):
     module = importlib.import_module(f'configs.{name}')
   except ImportError as e:
     raise ConfigError(f'train_config={name_arg!r}: no configs/{name}.py') from e
+  model_config = module.get_config(arg or None)
+  if npz_path:  # The explained images' local copy is the training data too.
+    model_config.data.npz_path = npz_path
   model_dir = os.path.join(workdir, 'model')
   metrics_lib.log('no model_workdir: training %s into %s', name_arg, model_dir)
-  runs.run_entry(module.get_config(arg or None), model_dir)
+  runs.run_entry(model_config, model_dir)
   return model_dir
 
 
 def _tabular_model(run_cfg, cfg, model_dir):
-  dataset, names = train_lib.load_tabular(run_cfg.data)
-  run = runs.load_run(model_dir, 'model_workdir', dataset=dataset)
-  objective, variables = run.objective, run.variables
+  run = runs.load_run(model_dir, 'model_workdir')
+  objective, variables, dataset = run.objective, run.variables, run.dataset
+  names = list(dataset.feature_names)
   if objective.task == 'regression':
     f = lambda z: objective.predict(variables, z)
   else:
@@ -222,7 +226,7 @@ def main(config, workdir):
                       f'{", ".join(METHODS)}')
   model_dir = config.model_workdir
   if not model_dir:
-    model_dir = (_train_config(config.train_config, workdir)
+    model_dir = (_train_config(config.train_config, workdir, cfg.npz_path)
                  if config.get('train_config') else
                  _train_own_model(config, workdir))
   run_cfg = runs.read_config(model_dir, 'model_workdir')

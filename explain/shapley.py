@@ -47,9 +47,18 @@ from common.errors import ConfigError, DataError
 # Enumerating 2^M coalitions times the background: 2^20 x 100 rows is already
 # 10^8 model evaluations per explained row.
 MAX_EXACT_PLAYERS = 20
-# Rows (coalitions x background rows) per call of f inside the jitted loop:
-# bounds the memory of one step, not the work.
-DEFAULT_MAX_ROWS = 1 << 16
+# Inputs (rows x coalitions x background rows) per call of f inside the
+# jitted loop: bounds the memory of one step, not the work. On a CPU, 8,192
+# inputs keep a small MLP's activations in cache (1.5x faster than 65,536
+# at 3,072 coalitions x 30 background rows, bench/shap_vs_shap.py's model);
+# an accelerator wants large batches.
+CPU_MAX_ROWS = 1 << 13
+ACCELERATOR_MAX_ROWS = 1 << 16
+
+
+def default_max_rows():
+  """Inputs per model call for this process's default JAX backend."""
+  return CPU_MAX_ROWS if jax.default_backend() == 'cpu' else ACCELERATOR_MAX_ROWS
 
 
 @dataclasses.dataclass
@@ -234,15 +243,19 @@ def _one_row(x, masks, background, weights, player_of, f, shape, k, chunk):
                      ).reshape(-1, k)
 
 
-@functools.partial(jax.jit, static_argnames=('f', 'shape', 'k', 'chunk'))
+@functools.partial(jax.jit, static_argnames=('f', 'shape', 'k', 'chunk',
+                                             'rows_per_step'))
 def _values_jit(xs, masks, background, weights, player_of, *, f, shape, k,
-                chunk):
+                chunk, rows_per_step):
   one = functools.partial(_one_row, background=background, weights=weights,
                           player_of=player_of, f=f, shape=shape, k=k,
                           chunk=chunk)
+  # Several rows per step when one row's coalitions make a small batch (a
+  # few hundred inputs leave the matrix units idle): the model runs on
+  # rows_per_step x chunk x B inputs at once, at most max_rows.
   if masks.ndim == 2:  # One set of coalitions for every row.
-    return jax.lax.map(lambda x: one(x, masks), xs)
-  return jax.lax.map(lambda a: one(*a), (xs, masks))
+    return jax.lax.map(lambda x: one(x, masks), xs, batch_size=rows_per_step)
+  return jax.lax.map(lambda a: one(*a), (xs, masks), batch_size=rows_per_step)
 
 
 @functools.partial(jax.jit, static_argnames=('f', 'shape', 'k'))
@@ -262,7 +275,7 @@ class _Game:
   rows and coalitions; the model's output dimension K (1 for scalar)."""
 
   def __init__(self, f, background, player_of, weights=None,
-               max_rows=DEFAULT_MAX_ROWS):
+               max_rows=None):
     self.shape = background.shape[1:]
     self.d = int(np.prod(self.shape))
     self.background = jnp.asarray(background.reshape(len(background), -1))
@@ -276,7 +289,9 @@ class _Game:
     self.weights64 = weights / weights.sum()  # E[f] on the host, exactly.
     self.weights = jnp.asarray(self.weights64, background.dtype)
     self.player_of = jnp.asarray(player_of)
+    max_rows = max_rows or default_max_rows()
     self.chunk = max(1, max_rows // b)
+    self.max_rows = max_rows
     self.f = f
     probe = _output_shape(f, self.shape, np.dtype(background.dtype).name)
     if not hasattr(probe, 'shape') or probe.shape[:1] != (2,) or probe.ndim > 2:
@@ -298,9 +313,12 @@ class _Game:
       widths = [(0, 0)] * (masks.ndim - 2) + [(0, pad), (0, 0)]
       masks = np.pad(masks, widths)
     xs = jnp.asarray(xs.reshape(len(xs), -1))
+    rows_per_step = int(min(len(xs), max(
+        1, self.max_rows // (chunk * len(self.background)))))
     out = np.asarray(_values_jit(
         xs, jnp.asarray(masks), self.background, self.weights, self.player_of,
-        f=self.f, shape=self.shape, k=self.k, chunk=chunk), np.float64)
+        f=self.f, shape=self.shape, k=self.k, chunk=chunk,
+        rows_per_step=rows_per_step), np.float64)
     out = out[:, :c]
     self._check_finite(out, 'on a coalition of x and the background')
     return out
@@ -371,7 +389,7 @@ def shapley_from_all_values(v):
 
 def exact_shapley(f, x, background, *, groups=None, feature_names=None,
                   background_weights=None, max_players=MAX_EXACT_PLAYERS,
-                  max_rows=DEFAULT_MAX_ROWS):
+                  max_rows=None):
   """Exact Shapley values of f at each row of x by enumerating coalitions.
 
   2^M coalitions, each valued on the whole background: M up to about 16 is
@@ -526,7 +544,7 @@ def _constrained_wls(z, w, y, total):
 
 def kernel_shap(f, x, background, *, num_samples=2048, groups=None,
                 feature_names=None, background_weights=None, seed=0,
-                max_rows=DEFAULT_MAX_ROWS):
+                max_rows=None):
   """KernelSHAP (Lundberg & Lee 2017, Sec. 4.1) with a standard error per
   value.
 
@@ -602,7 +620,7 @@ def _kernel_stderr(z, y, phi, q, mass, pairs):
 
 def permutation_shap(f, x, background, *, num_permutations=64, groups=None,
                      feature_names=None, background_weights=None, seed=0,
-                     antithetic=True, max_rows=DEFAULT_MAX_ROWS):
+                     antithetic=True, max_rows=None):
   """Shapley values as the mean marginal contribution over random orderings.
 
   Each ordering adds players one at a time, from v(empty) = E[f] to

@@ -40,6 +40,11 @@ def test_config_contract(name):
     assert smoke.num_warmup + smoke.num_draws <= 200
   elif smoke.entry == 'coding.run':
     assert 0 < smoke.max_images <= 32 and ':smoke' in smoke.vae_config
+  elif smoke.entry == 'explain.run':
+    e = smoke.explain
+    assert e.num_explain <= 5 and e.num_background <= 8
+    assert smoke.model_workdir or ':smoke' in smoke.train_config or (
+        smoke.total_steps <= 10)  # It trains a smoke model first.
   elif smoke.entry == 'ranking.run':
     assert smoke.posterior.num_draws <= 100 and smoke.posterior.num_warmup <= 100
   elif smoke.entry == 'vi.run':

@@ -21,14 +21,35 @@ from configs import vae_digits
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _realnvp_smoke():
+  # One scale: the examples need any trained Real NVP on digits, and its
+  # compile is most of this module's time (the config's two-scale smoke
+  # runs in tests/test_launch.py).
+  c = realnvp_digits.get_config('smoke')
+  c.model.num_scales = 1
+  return c
+
+
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-  """runs/digits and runs/vae_digits as the README makes them (smoke size)."""
-  base = tmp_path_factory.mktemp('library')
-  launch.run(realnvp_digits.get_config('smoke'), str(base / 'runs' / 'digits'))
+def base(tmp_path_factory):
+  return tmp_path_factory.mktemp('library')
+
+
+# One fixture per run: the tests of this module may land on different
+# workers, and each trains only what it reads.
+@pytest.fixture(scope='module')
+def realnvp_run(base):
+  """runs/digits as the README makes it (smoke size)."""
+  launch.run(_realnvp_smoke(), str(base / 'runs' / 'digits'))
+  return base / 'runs' / 'digits'
+
+
+@pytest.fixture(scope='module')
+def vae_run(base):
+  """runs/vae_digits as the README makes it (smoke size)."""
   launch.run(vae_digits.get_config('smoke,likelihood=logistic_mixture'),
              str(base / 'runs' / 'vae_digits'))
-  return base
+  return base / 'runs' / 'vae_digits'
 
 
 def _examples():
@@ -39,25 +60,26 @@ def _examples():
   return re.findall(r'```python\n(.*?)```', section, re.S)
 
 
-def test_readme_library_examples_run(trained, monkeypatch, capsys):
+def test_readme_library_examples_run(realnvp_run, vae_run, base, monkeypatch,
+                                     capsys):
   examples = _examples()
   assert len(examples) == 3
-  monkeypatch.chdir(trained)
+  monkeypatch.chdir(base)
   for code in examples:
     exec(compile(code, 'README.md', 'exec'), {})  # pylint: disable=exec-used
   out = capsys.readouterr().out
   match = re.search(r'bits/dim (-?[0-9.]+)', out)
   assert match, out[:2000]
   bpd = float(match.group(1))
-  with open(trained / 'runs' / 'digits' / 'final_metrics.json') as f:
+  with open(realnvp_run / 'final_metrics.json') as f:
     final = json.load(f)['eval/test/bpd']
   assert abs(bpd - final) < 0.5  # 16 images against the whole test split.
   assert '(4, 500, 3)' in out and 'r_hat' in out and 'bytes for 1280 pixels' in out
 
 
-def test_load_run_reproduces_the_final_evaluation(trained):
-  workdir = str(trained / 'runs' / 'digits')
-  config = realnvp_digits.get_config('smoke')
+def test_load_run_reproduces_the_final_evaluation(realnvp_run):
+  workdir = str(realnvp_run)
+  config = _realnvp_smoke()
   run = runs.load_run(workdir)
   assert run.dataset.spec_only and run.dataset.x_train.shape == (1500, 8, 8, 1)
   assert run.config.model.to_dict() == config.model.to_dict()
@@ -80,8 +102,8 @@ def test_load_run_reproduces_the_final_evaluation(trained):
                            jax.random.key(0))
 
 
-def test_vae_encode_decode(trained):
-  run = runs.load_run(str(trained / 'runs' / 'vae_digits'))
+def test_vae_encode_decode(vae_run):
+  run = runs.load_run(str(vae_run))
   images = data_lib.load(run.config.data).x_test[:5]
   mean, log_scale = run.objective.encode(run.variables, images)
   latents = run.config.model.latents[0]

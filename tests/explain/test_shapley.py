@@ -1,20 +1,16 @@
 """Shapley values (explain/): the axioms on small models, closed forms,
 KernelSHAP at full enumeration and as the budget grows, permutation SHAP's
-unbiasedness, integrated gradients' completeness, one-line errors, and an
-end-to-end run of `explain.run` on a briefly trained MLP."""
+unbiasedness, integrated gradients' completeness, one-line errors, and
+agreement with the `shap` package. The configs' end-to-end runs (train,
+explain, resume, reopen) are in tests/test_launch.py."""
 import itertools
-import json
 import math
-import os
 
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
-from common import runs
 from common.errors import ConfigError, DataError
-from configs import common as configs_common
 from explain import gradients
 from explain import shapley
 
@@ -280,38 +276,3 @@ def test_agrees_with_the_shap_package():
   kernel = shap.KernelExplainer(f_np, BG).shap_values(
       X, nsamples=2 ** D - 2, silent=True, l1_reg=False)
   np.testing.assert_allclose(ours.values, kernel, atol=1e-5)
-
-
-# -- End to end: train the MLP through fit, explain it, read the outputs.
-
-
-def test_run_writes_values_plots_and_metrics(tmp_path):
-  c = configs_common.base_config()
-  configs_common.smoke_trainer(c, steps=4)
-  c.entry = 'explain.run'
-  c.data.name = 'diabetes'
-  c.data.test_fraction = 0.2
-  c.model = ml_collections.ConfigDict({'hidden': (8,), 'activation': 'gelu'})
-  c.model_workdir = ''
-  c.explain = ml_collections.ConfigDict(dict(
-      method='kernel', num_samples=200, num_permutations=8, num_background=8,
-      num_explain=5, seed=0, ig_steps=16, max_display=6, num_waterfalls=1,
-      exact_check=True, target_class=1, superpixel=2, npz_path=''))
-  final = runs.run_entry(c, str(tmp_path))
-  for name in ('shap_values.npz', 'waterfall_0.png', 'beeswarm.png',
-               'final_metrics.json', 'config.json', 'model/config.json'):
-    assert os.path.exists(tmp_path / name), name
-  with open(tmp_path / 'final_metrics.json') as fh:
-    assert json.load(fh)['efficiency_max_abs_error'] == final[
-        'efficiency_max_abs_error']
-  assert final['efficiency_max_abs_error'] < 1e-8
-  assert final['max_abs_error_vs_exact'] < 5 * final['mean_stderr'] + 1e-6
-  saved = np.load(tmp_path / 'shap_values.npz')
-  assert saved['values'].shape == (5, 10)
-  assert list(saved['feature_names'][:3]) == ['age', 'sex', 'bmi']
-  # The trained run reopens from its workdir through load_run.
-  from explain import train  # pylint: disable=g-import-not-at-top
-  run = runs.load_run(str(tmp_path / 'model'),
-                      dataset=train.load_tabular(c.data)[0])
-  pred = run.objective.predict(run.variables, saved['data'])
-  np.testing.assert_allclose(pred, saved['output'], rtol=1e-5)
