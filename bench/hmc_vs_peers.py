@@ -1,20 +1,32 @@
-"""Our HMC and NUTS against BlackJAX's and NumPyro's on every target.
+"""Our HMC and NUTS against BlackJAX's and NumPyro's, several seeds per target.
 
   pip install -r requirements-bench.txt
-  python bench/hmc_vs_peers.py [--targets=banana,funnel] [--chains=4]
-      [--warmup=1000] [--draws=1000] [--num_steps=10]
-      [--vae_workdir=runs/vae_k1_e40 --vae_npz=../shared/data/mnist.npz]
-      [--out=bench/results/hmc_vs_peers.json]
+  python bench/hmc_vs_peers.py [--targets=banana,std_gaussian:1000] [--seeds=5]
+      [--chains=4] [--warmup=1000] [--draws=1000] [--num_steps=10]
+      [--kernels=nuts,hmc] [--out=bench/results/hmc_vs_peers_cpu.json]
 
-Same target log-density, chains, warm-up and draws, Stan's window adaptation
-(target acceptance 0.8, diagonal mass matrix), maximum tree depth 10 and, for
-static HMC, the same number of leapfrog steps, for all three libraries;
-chains are vmapped (NumPyro: chain_method='vectorized'). Reported per
-library and kernel: compile time (separately), compiled wall time of
-warm-up plus draws (fastest of --repeats runs), min bulk ESS (our estimator on everyone's draws, so the
-numbers are comparable), min ESS per second and per gradient evaluation of
-the sampling phase, max R-hat. Also: the time of one leapfrog step relative
-to one gradient evaluation, both in a jitted `lax.scan` of 1000 steps.
+Matched settings for all three libraries: the same log density, starting
+points and keys per seed, chains vmapped, Stan's window adaptation of the
+step size and a diagonal inverse mass matrix (target acceptance 0.8),
+maximum tree depth 10, and for static HMC the same number of leapfrog steps
+with the step size adapted. Each library's sampler is compiled once per
+target and kernel (warm-up and draws in one compiled call) and reused for
+every seed with new keys and starting points:
+
+* ours: `hmc.sampling.run_chains` (it keeps its compiled sampler);
+* BlackJAX: `window_adaptation` then its kernel in a `lax.scan`, under one
+  `jit(vmap(...))`;
+* NumPyro: its functional `numpyro.infer.hmc.hmc` kernels (`init_kernel`,
+  then `sample_kernel` in a `lax.scan` over warm-up and draws), under one
+  `jit(vmap(...))`. Static HMC gets `trajectory_length=None`: with NumPyro's
+  default (2 pi) a fixed `num_steps` overrides the adapted step size with
+  2 pi / num_steps.
+
+Per seed: min bulk ESS over coordinates (our estimator on everyone's draws),
+ESS per second of the compiled run (warm-up included) and per gradient
+evaluation (sampling phase), max R-hat and, where the target knows its
+moments, the largest |mean error| in posterior sds. Reported: medians and
+[min, max] over seeds, compile time apart.
 """
 import json
 import os
@@ -23,60 +35,59 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import jax  # pylint: disable=g-import-not-at-top
-import jax.numpy as jnp
-import numpy as np
-from absl import app
-from absl import flags
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=wrong-import-position
+from absl import app  # pylint: disable=wrong-import-position
+from absl import flags  # pylint: disable=wrong-import-position
 
-from hmc import diagnostics
-from hmc import integrators
-from hmc import run as hmc_run
-from hmc import sampling
-import targets
+from hmc import diagnostics  # pylint: disable=wrong-import-position
+from hmc import sampling  # pylint: disable=wrong-import-position
+import targets  # pylint: disable=wrong-import-position
 
 _TARGETS = flags.DEFINE_list(
     'targets', ['std_gaussian', 'correlated_gaussian', 'mixture', 'banana',
-                'funnel', 'ill_conditioned', 'logistic_regression'],
-    'Targets (vae_latent needs --vae_workdir).')
+                'funnel', 'ill_conditioned', 'logistic_regression',
+                'scaled_gaussian', 'std_gaussian:1000', 'linear_regression',
+                'eight_schools'],
+    'Targets, name or name:dim.')
+_SEEDS = flags.DEFINE_integer('seeds', 5, 'Seeds (keys and starting points).')
 _CHAINS = flags.DEFINE_integer('chains', 4, 'Chains.')
 _WARMUP = flags.DEFINE_integer('warmup', 1000, 'Warm-up iterations.')
 _DRAWS = flags.DEFINE_integer('draws', 1000, 'Draws per chain.')
 _STEPS = flags.DEFINE_integer('num_steps', 10, 'Leapfrog steps of static HMC.')
 _KERNELS = flags.DEFINE_list('kernels', ['nuts', 'hmc'], 'nuts and/or hmc.')
-_VAE = flags.DEFINE_string('vae_workdir', '', 'Trained VAE for vae_latent.')
-_VAE_NPZ = flags.DEFINE_string('vae_npz', '', 'Its data (npz path).')
-_REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed runs; the fastest counts.')
-_OUT = flags.DEFINE_string('out', '', 'Optional JSON output path.')
+_LIBS = flags.DEFINE_list('libs', ['ours', 'blackjax', 'numpyro'], 'Libraries.')
+_OUT = flags.DEFINE_string(
+    'out', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results',
+                        'hmc_vs_peers_cpu.json'), 'JSON output path.')
 
 
-def _row(lib, kernel, draws, grads, compile_s, run_s):
-  ess = np.array([diagnostics.ess_bulk(draws[..., i])
-                  for i in range(draws.shape[-1])])
-  rhat = max(diagnostics.rhat(draws[..., i]) for i in range(draws.shape[-1]))
-  return {'lib': lib, 'kernel': kernel, 'compile_s': round(compile_s, 2),
-          'run_s': round(run_s, 3), 'min_ess_bulk': round(float(ess.min()), 1),
-          'min_ess_per_s': round(float(ess.min() / run_s), 1),
-          'min_ess_per_grad': float(ess.min() / grads),
-          'grads_per_draw': float(grads / draws.shape[0] / draws.shape[1]),
-          'max_rhat': round(float(rhat), 4)}
+def _timed(fn, *args):
+  start = time.perf_counter()
+  out = jax.block_until_ready(fn(*args))
+  return out, time.perf_counter() - start
 
 
-def ours(target, x0, kernel, key):
-  res = sampling.run_chains(key, target.logdensity, x0, kernel, _WARMUP.value,
-                            _DRAWS.value, _STEPS.value, repeats=_REPEATS.value)
-  return _row('ours', kernel, res.draws, float(np.sum(res.info.num_grad_evals)),
-              res.compile_s, res.run_s)
+def ours_sampler(target, kernel):
+  """run(key, x0) -> (draws [C, N, d], grads in the draws, seconds)."""
+  compile_s = []
+
+  def run(key, x0):
+    res = sampling.run_chains(key, target, x0, kernel, _WARMUP.value,
+                              _DRAWS.value, _STEPS.value)
+    compile_s.append(res.compile_s)
+    return res.draws, float(np.sum(res.info.num_grad_evals)), res.run_s
+  return run, compile_s
 
 
-def blackjax_run(target, x0, kernel, key):
+def blackjax_sampler(target, kernel):
   import blackjax  # pylint: disable=g-import-not-at-top
   algo = blackjax.nuts if kernel == 'nuts' else blackjax.hmc
   extra = {} if kernel == 'nuts' else {'num_integration_steps': _STEPS.value}
-  warmup = blackjax.window_adaptation(algo, target.logdensity,
-                                      target_acceptance_rate=0.8, **extra)
 
   def one_chain(k, x):
+    warmup = blackjax.window_adaptation(algo, target.logdensity,
+                                        target_acceptance_rate=0.8, **extra)
     k1, k2 = jax.random.split(k)
     (state, params), _ = warmup.run(k1, x, num_steps=_WARMUP.value)
     step = algo(target.logdensity, **params).step  # params hold L too.
@@ -84,111 +95,128 @@ def blackjax_run(target, x0, kernel, key):
     def body(s, kk):
       s, info = step(kk, s)
       return s, (s.position, info.num_integration_steps)
-
     _, out = jax.lax.scan(body, state, jax.random.split(k2, _DRAWS.value))
     return out
+  return _compiled_sampler(one_chain)
 
-  keys = jax.random.split(key, x0.shape[0])
+
+def numpyro_sampler(target, kernel):
+  from numpyro.infer import hmc as numpyro_hmc  # pylint: disable=g-import-not-at-top
+  warmup, draws = _WARMUP.value, _DRAWS.value
+
+  def one_chain(k, x):
+    init_kernel, sample_kernel = numpyro_hmc.hmc(
+        potential_fn=lambda z: -target.logdensity(z),
+        algo='NUTS' if kernel == 'nuts' else 'HMC')
+    static = {} if kernel == 'nuts' else {'num_steps': _STEPS.value,
+                                          'trajectory_length': None}
+    state = init_kernel(x, warmup, target_accept_prob=0.8, max_tree_depth=10,
+                        rng_key=k, **static)
+
+    def body(s, _):
+      s = sample_kernel(s)
+      return s, (s.z, s.num_steps)
+    _, (z, steps) = jax.lax.scan(body, state, None, length=warmup + draws)
+    return z[warmup:], steps[warmup:]
+  return _compiled_sampler(one_chain)
+
+
+def _compiled_sampler(one_chain):
+  """One jit(vmap(one_chain)) compiled on first use and reused."""
   fn = jax.jit(jax.vmap(one_chain))
-  start = time.time()
-  compiled = fn.lower(keys, x0).compile()
-  compile_s = time.time() - start
-  run_s = float('inf')
-  for _ in range(_REPEATS.value):
-    start = time.time()
-    draws, steps = jax.block_until_ready(compiled(keys, x0))
-    run_s = min(run_s, time.time() - start)
-  return _row('blackjax', kernel, np.asarray(draws), float(np.sum(steps)),
-              compile_s, run_s)
+  compiled, compile_s = {}, []
+
+  def run(key, x0):
+    keys = jax.random.split(key, x0.shape[0])
+    if 'fn' not in compiled:
+      start = time.perf_counter()
+      compiled['fn'] = fn.lower(keys, x0).compile()
+      compile_s.append(time.perf_counter() - start)
+    else:
+      compile_s.append(0.0)
+    (draws, steps), run_s = _timed(compiled['fn'], keys, x0)
+    return np.asarray(draws), float(np.sum(steps)), run_s
+  return run, compile_s
 
 
-def numpyro_run(target, x0, kernel, key):
-  from numpyro import infer  # pylint: disable=g-import-not-at-top
-  potential = lambda x: -target.logdensity(x)
-  if kernel == 'nuts':
-    k = infer.NUTS(potential_fn=potential, target_accept_prob=0.8)
-  else:
-    k = infer.HMC(potential_fn=potential, target_accept_prob=0.8,
-                  num_steps=_STEPS.value)
-  mcmc = infer.MCMC(k, num_warmup=_WARMUP.value, num_samples=_DRAWS.value,
-                    num_chains=x0.shape[0], chain_method='vectorized',
-                    progress_bar=False)
-  # The first run compiles; the second, with another key, reuses the
-  # compiled sampler (NumPyro caches it), so it is the compiled wall time.
-  start = time.time()
-  mcmc.run(jax.random.fold_in(key, 1), init_params=x0,
-           extra_fields=('num_steps',))
-  jax.block_until_ready(mcmc.get_samples())
-  first = time.time() - start
-  run_s = float('inf')
-  for _ in range(_REPEATS.value):
-    start = time.time()
-    mcmc.run(key, init_params=x0, extra_fields=('num_steps',))
-    draws = jax.block_until_ready(mcmc.get_samples(group_by_chain=True))
-    run_s = min(run_s, time.time() - start)
-  steps = mcmc.get_extra_fields()['num_steps']
-  return _row('numpyro', kernel, np.asarray(draws), float(np.sum(steps)),
-              max(first - run_s, 0.0), run_s)
+SAMPLERS = {'ours': ours_sampler, 'blackjax': blackjax_sampler,
+            'numpyro': numpyro_sampler}
 
 
-def leapfrog_cost(target, dim):
-  """Seconds per leapfrog step / seconds per gradient evaluation."""
-  vg = jax.value_and_grad(target.logdensity)
-  n = 1000
-  x = jnp.zeros(dim) + 0.1
+def seed_row(target, draws, grads, run_s):
+  d = draws.shape[-1]
+  ess = np.array([diagnostics.ess_bulk(draws[..., i]) for i in range(d)])
+  rhat = max(diagnostics.rhat(draws[..., i]) for i in range(d))
+  row = {'run_s': run_s, 'min_ess_bulk': float(ess.min()),
+         'min_ess_per_s': float(ess.min() / run_s),
+         'min_ess_per_grad': float(ess.min() / grads),
+         'grads_per_draw': grads / draws.shape[0] / draws.shape[1],
+         'max_rhat': float(rhat)}
+  if target.mean is not None and target.var is not None:
+    err = np.abs(draws.reshape(-1, d).mean(0) - np.asarray(target.mean))
+    row['max_mean_err_sd'] = float(np.max(err / np.sqrt(np.asarray(target.var))))
+  return row
 
-  @jax.jit
-  def grads(x):
-    def body(c, _):
-      v, g = vg(c)
-      return c + 1e-6 * g, v
-    return jax.lax.scan(body, x, None, length=n)
 
-  metric = integrators.Metric(jnp.ones(dim))
+def summary(rows, compile_s):
+  out = {'compile_s': compile_s, 'seeds': rows}
+  for key in ('min_ess_per_s', 'min_ess_per_grad', 'min_ess_bulk', 'run_s',
+              'max_rhat', 'grads_per_draw', 'max_mean_err_sd'):
+    values = [r[key] for r in rows if key in r]
+    if values:
+      out[key] = {'median': float(np.median(values)),
+                  'min': float(np.min(values)), 'max': float(np.max(values))}
+  return out
 
-  @jax.jit
-  def leapfrog(x):
-    lp, g = vg(x)
-    s = integrators.IntegratorState(x, jnp.ones(dim) * 0.1, lp, g)
-    return integrators.leapfrog(vg, metric, s, 1e-3, n)
 
-  def timed(f):
-    jax.block_until_ready(f(x))
-    best = np.inf
-    for _ in range(5):
-      start = time.time()
-      jax.block_until_ready(f(x))
-      best = min(best, time.time() - start)
-    return best
-
-  return timed(leapfrog) / timed(grads)
+def _target(spec):
+  name, _, dim = spec.partition(':')
+  return targets.get(name, int(dim or 0))
 
 
 def main(_):
   results = []
-  for name in _TARGETS.value:
-    if name == 'vae_latent':
-      import ml_collections  # pylint: disable=g-import-not-at-top
-      cfg = ml_collections.ConfigDict({'workdir': _VAE.value, 'image_index': 0,
-                                       'npz_path': _VAE_NPZ.value})
-      target = hmc_run.vae_latent_target(cfg)
-    else:
-      target = targets.get(name)
-    x0 = target.initial(jax.random.key(0), _CHAINS.value)
-    cost = leapfrog_cost(target, target.dim)
+  for spec in _TARGETS.value:
+    target = _target(spec)
     for kernel in _KERNELS.value:
-      for fn in (ours, blackjax_run, numpyro_run):
-        row = fn(target, x0, kernel, jax.random.key(1))
-        row.update(target=name, leapfrog_over_grad=round(float(cost), 3))
-        print(json.dumps(row), flush=True)
-        results.append(row)
-  meta = {'device': str(jax.devices()[0].device_kind), 'chains': _CHAINS.value,
-          'warmup': _WARMUP.value, 'draws': _DRAWS.value,
-          'num_steps': _STEPS.value}
-  if _OUT.value:
-    os.makedirs(os.path.dirname(_OUT.value) or '.', exist_ok=True)
-    with open(_OUT.value, 'w') as f:
-      json.dump({'meta': meta, 'results': results}, f, indent=1)
+      by_lib = {}
+      for lib in _LIBS.value:
+        run, compile_s = SAMPLERS[lib](target, kernel)
+        rows = []
+        for seed in range(_SEEDS.value):
+          x0 = target.initial(jax.random.key(seed), _CHAINS.value)
+          draws, grads, run_s = run(jax.random.key(1000 + seed), x0)
+          rows.append(seed_row(target, draws, grads, run_s))
+        by_lib[lib] = summary(rows, compile_s[0])
+        s = by_lib[lib]
+        print(f"{spec:22s} {kernel:4s} {lib:8s} compile {s['compile_s']:6.2f} s"
+              f"  ESS/s {s['min_ess_per_s']['median']:10.1f}"
+              f" [{s['min_ess_per_s']['min']:.1f}, {s['min_ess_per_s']['max']:.1f}]"
+              f"  ESS/grad {s['min_ess_per_grad']['median']:.4f}"
+              f"  R-hat {s['max_rhat']['max']:.3f}", flush=True)
+      row = {'target': spec, 'dim': target.dim, 'kernel': kernel,
+             'libs': by_lib}
+      if 'ours' in by_lib:
+        for peer in ('blackjax', 'numpyro'):
+          if peer in by_lib:
+            row[f'ess_per_s_ours_over_{peer}'] = (
+                by_lib['ours']['min_ess_per_s']['median']
+                / by_lib[peer]['min_ess_per_s']['median'])
+      results.append(row)
+  meta = {'device': str(jax.devices()[0].device_kind),
+          'cpus': os.cpu_count(), 'jax': jax.__version__,
+          'chains': _CHAINS.value, 'warmup': _WARMUP.value,
+          'draws': _DRAWS.value, 'num_steps': _STEPS.value,
+          'seeds': _SEEDS.value}
+  try:
+    import blackjax  # pylint: disable=g-import-not-at-top
+    import numpyro  # pylint: disable=g-import-not-at-top
+    meta.update(blackjax=blackjax.__version__, numpyro=numpyro.__version__)
+  except ImportError:
+    pass
+  os.makedirs(os.path.dirname(_OUT.value) or '.', exist_ok=True)
+  with open(_OUT.value, 'w') as f:
+    json.dump({'meta': meta, 'results': results}, f, indent=1)
 
 
 if __name__ == '__main__':

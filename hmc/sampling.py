@@ -22,6 +22,9 @@ from hmc import kernel as kernel_lib
 import targets
 
 KERNELS = ('hmc', 'nuts', 'rwmh')
+# Compiled samplers of recent run_chains calls (insertion-ordered).
+_COMPILED = {}
+_MAX_COMPILED = 16
 
 
 class Result(NamedTuple):
@@ -30,7 +33,7 @@ class Result(NamedTuple):
   warmup_info: kernel_lib.Info  # Each field [chains, num_warmup].
   step_size: np.ndarray      # [chains]
   inverse_mass: np.ndarray   # [chains, d] or [chains, d, d]
-  compile_s: float
+  compile_s: float           # 0 when a compiled sampler was reused.
   run_s: float
   unravel: Callable          # Flat position [d] -> the position's pytree.
   named_draws: dict = None   # {leaf name: [chains, draws, *leaf_shape]},
@@ -212,6 +215,10 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
       it is the metric until the first slow window's estimate replaces it;
       with num_warmup=0 it is used as given. Default: the identity.
 
+  The compiled sampler is kept per density function, settings and shapes:
+  a later call with new keys, starting points, step sizes or masses of the
+  same shapes runs without compiling.
+
   Returns:
     A `Result`: flat draws [chains, draws, d] (what the diagnostics take),
     the same draws by name ({leaf name: [chains, draws, *leaf_shape]}),
@@ -276,14 +283,31 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
 
   keys = jax.random.split(rng, num_chains)
   args = (keys, flat_init, eps_given, mass_given)
-  run = jax.jit(jax.vmap(one_chain))
-  if jax.device_count() > 1 and num_chains % jax.device_count() == 0:
+  sharded = jax.device_count() > 1 and num_chains % jax.device_count() == 0
+  if sharded:
     # Chains are independent: split them over devices along one mesh axis.
     spec = sharding.batch_sharded(sharding.make_mesh())
     args = jax.device_put(args, spec)
-  start = time.time()
-  compiled = run.lower(*args).compile()
-  compile_s = time.time() - start
+  # One compile per density, settings and shapes: later calls with new keys
+  # or starting points reuse it (compile_s is then 0).
+  cache_key = (logdensity_fn, kernel, num_warmup, num_draws, num_steps,
+               max_depth, dense, float(target_accept), sharded,
+               jax.tree.structure(first), jax.tree.structure(args),
+               tuple((np.shape(a), str(getattr(a, 'dtype', type(a))))
+                     for a in jax.tree.leaves((first, args))))
+  try:
+    hash(cache_key)
+  except TypeError:  # An unhashable density: compile every time.
+    cache_key = None
+  compiled, compile_s = _COMPILED.get(cache_key), 0.0
+  if compiled is None:
+    start = time.time()
+    compiled = jax.jit(jax.vmap(one_chain)).lower(*args).compile()
+    compile_s = time.time() - start
+    if cache_key is not None:
+      _COMPILED[cache_key] = compiled
+    while len(_COMPILED) > _MAX_COMPILED:  # The oldest goes first.
+      _COMPILED.pop(next(iter(_COMPILED)))
   run_s = float('inf')
   for _ in range(repeats):
     start = time.time()

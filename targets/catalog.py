@@ -45,6 +45,15 @@ def std_gaussian(dim=10):
                 mean=np.zeros(dim), var=np.ones(dim))
 
 
+def scaled_gaussian(dim=100):
+  """Independent N(0, s_i^2) with scales s_i log-spaced over [1e-2, 1e1]
+  (condition number 10^6): what a diagonal mass matrix must learn."""
+  scale = np.logspace(-2, 1, dim)
+  return Target('scaled_gaussian',
+                lambda x: -0.5 * jnp.sum((x / jnp.asarray(scale, x.dtype))**2),
+                np.zeros(dim), mean=np.zeros(dim), var=scale**2)
+
+
 def correlated_gaussian(rho=0.9):
   cov = np.array([[1.0, rho], [rho, 1.0]])
   prec = np.linalg.inv(cov)
@@ -194,7 +203,7 @@ def diagonal_gaussian(mean, scale, name='diagonal_gaussian'):
                 var=jax.tree.map(np.square, scale))
 
 
-BUILDERS = {'std_gaussian': std_gaussian,
+BUILDERS = {'std_gaussian': std_gaussian, 'scaled_gaussian': scaled_gaussian,
             'correlated_gaussian': correlated_gaussian,
             'mixture': mixture, 'banana': banana, 'funnel': funnel,
             'ill_conditioned': ill_conditioned,
@@ -204,10 +213,11 @@ BUILDERS = {'std_gaussian': std_gaussian,
 
 
 def get(name, dim=0):
-  """The named target; `dim` > 0 sets the dimension of std_gaussian, funnel
-  and ill_conditioned (0: their default)."""
+  """The named target; `dim` > 0 sets the dimension of std_gaussian,
+  scaled_gaussian, funnel and ill_conditioned (0: their default)."""
   if name not in BUILDERS:
     raise ConfigError(f'unknown target {name!r}; use one of {sorted(BUILDERS)}')
-  if name in ('std_gaussian', 'funnel', 'ill_conditioned') and dim > 0:
+  if name in ('std_gaussian', 'scaled_gaussian', 'funnel',
+              'ill_conditioned') and dim > 0:
     return BUILDERS[name](dim)
   return BUILDERS[name]()

@@ -205,3 +205,24 @@ def test_float64_chains_sharded_over_eight_devices_match_one_device(tmp_path):
   # the order of float64 reductions (a different per-device batch), which
   # 120 iterations of chaotic dynamics amplify from 1e-16 to about 1e-8.
   np.testing.assert_allclose(draws[0], draws[1], rtol=1e-6, atol=1e-6)
+
+
+def test_a_compiled_sampler_is_reused_for_new_keys_and_starts():
+  target = targets.std_gaussian(3)
+  run = lambda seed, x0, **kw: sampling.run_chains(
+      jax.random.key(seed), target, x0, 'nuts', 50, 30, **kw)
+  x0 = target.initial(jax.random.key(0), 2)
+  first = run(1, x0)
+  assert first.compile_s > 0
+  again = run(1, x0)  # Same key and start: no compile, the same draws.
+  assert again.compile_s == 0
+  np.testing.assert_array_equal(again.draws, first.draws)
+  other = run(2, x0 + 0.5)  # New key and start: no compile, new draws.
+  assert other.compile_s == 0 and not np.allclose(other.draws, first.draws)
+  # Another shape or setting compiles its own sampler.
+  assert run(1, target.initial(jax.random.key(0), 3)).compile_s > 0
+  assert run(1, x0, max_depth=5).compile_s > 0
+  # A new density of the same shape is not mistaken for the cached one.
+  shifted = targets.diagonal_gaussian(np.full(3, 5.0), 1.0)
+  assert sampling.run_chains(jax.random.key(1), shifted, x0, 'nuts', 50,
+                             30).compile_s > 0

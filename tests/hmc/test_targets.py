@@ -45,5 +45,9 @@ def test_the_benchmark_targets_keep_their_densities_names_and_moments():
   assert float(banana.logdensity(jnp.array([10.0, 0.0]))) == pytest.approx(-0.5)
   assert targets.get('mixture').names == ['x']
   assert targets.get('funnel', 5).names == ['v', 'x[0]', 'x[1]', 'x[2]', 'x[3]']
+  scaled = targets.get('scaled_gaussian', 4)
+  np.testing.assert_allclose(np.sqrt(scaled.var), [0.01, 0.1, 1.0, 10.0])
+  x = jnp.array([0.01, 0.2, 0.0, 10.0])
+  assert float(scaled.logdensity(x)) == pytest.approx(-0.5 * (1 + 4 + 0 + 1))
   with pytest.raises(ValueError, match='unknown target'):
     targets.get('nope')
