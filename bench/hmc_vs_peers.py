@@ -25,8 +25,10 @@ every seed with new keys and starting points:
 Per seed: min bulk ESS over coordinates (our estimator on everyone's draws),
 ESS per second of the compiled run (warm-up included) and per gradient
 evaluation (sampling phase), max R-hat and, where the target knows its
-moments, the largest |mean error| in posterior sds. Reported: medians and
-[min, max] over seeds, compile time apart.
+moments, the largest |mean error| in posterior sds. A run shorter than 1 s
+is timed 5 times with the same inputs (the fastest counts; the draws are
+identical). Reported: medians and [min, max] over seeds, compile time
+apart.
 """
 import json
 import os
@@ -62,6 +64,12 @@ _OUT = flags.DEFINE_string(
                         'hmc_vs_peers_cpu.json'), 'JSON output path.')
 
 
+# Runs shorter than this are timed SHORT_REPEATS times (the fastest counts):
+# at tens of milliseconds one run's time is mostly dispatch and noise.
+SHORT_S = 1.0
+SHORT_REPEATS = 5
+
+
 def _timed(fn, *args):
   start = time.perf_counter()
   out = jax.block_until_ready(fn(*args))
@@ -76,7 +84,12 @@ def ours_sampler(target, kernel):
     res = sampling.run_chains(key, target, x0, kernel, _WARMUP.value,
                               _DRAWS.value, _STEPS.value)
     compile_s.append(res.compile_s)
-    return res.draws, float(np.sum(res.info.num_grad_evals)), res.run_s
+    run_s = res.run_s
+    if run_s < SHORT_S:  # The same call again (cached, identical draws).
+      run_s = min(run_s, sampling.run_chains(
+          key, target, x0, kernel, _WARMUP.value, _DRAWS.value, _STEPS.value,
+          repeats=SHORT_REPEATS - 1).run_s)
+    return res.draws, float(np.sum(res.info.num_grad_evals)), run_s
   return run, compile_s
 
 
@@ -135,6 +148,9 @@ def _compiled_sampler(one_chain):
     else:
       compile_s.append(0.0)
     (draws, steps), run_s = _timed(compiled['fn'], keys, x0)
+    if run_s < SHORT_S:
+      for _ in range(SHORT_REPEATS - 1):
+        run_s = min(run_s, _timed(compiled['fn'], keys, x0)[1])
     return np.asarray(draws), float(np.sum(steps)), run_s
   return run, compile_s
 
