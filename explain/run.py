@@ -165,7 +165,8 @@ def _train_config(name_arg, workdir, npz_path=''):
   except ImportError as e:
     raise ConfigError(f'train_config={name_arg!r}: no configs/{name}.py') from e
   model_config = module.get_config(arg or None)
-  if npz_path:  # The explained images' local copy is the training data too.
+  if npz_path and model_config.data.name in data_lib.TFDS_NAMES + ('npz',):
+    # The explained images' local copy is the training data too.
     model_config.data.npz_path = npz_path
   model_dir = os.path.join(workdir, 'model')
   metrics_lib.log('no model_workdir: training %s into %s', name_arg, model_dir)
@@ -202,7 +203,7 @@ def _m2_model(run_cfg, cfg, model_dir):
     raise ConfigError('M1+M2 classifies M1\'s latent features, not pixels; '
                       'explain an M2 trained on images')
   data_cfg = copy.deepcopy(run_cfg.data)
-  if cfg.npz_path:
+  if cfg.npz_path and data_cfg.name in data_lib.TFDS_NAMES + ('npz',):
     data_cfg.npz_path = cfg.npz_path
   dataset = data_lib.load(data_cfg)  # M2 rebuilds its labelled subset.
   run = runs.load_run(model_dir, 'model_workdir', dataset=dataset)

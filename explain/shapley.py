@@ -289,7 +289,10 @@ class _Game:
     self.weights64 = weights / weights.sum()  # E[f] on the host, exactly.
     self.weights = jnp.asarray(self.weights64, background.dtype)
     self.player_of = jnp.asarray(player_of)
-    max_rows = max_rows or default_max_rows()
+    if max_rows is None:
+      max_rows = default_max_rows()
+    if max_rows < 1:
+      raise ConfigError(f'max_rows={max_rows} must be at least 1')
     self.chunk = max(1, max_rows // b)
     self.max_rows = max_rows
     self.f = f

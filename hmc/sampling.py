@@ -41,6 +41,11 @@ class Result(NamedTuple):
   names: list = None         # Names of the d flat coordinates.
 
 
+def clear_compiled():
+  """Forgets the compiled samplers `run_chains` keeps."""
+  _COMPILED.clear()
+
+
 def make_step_fn(name, logdensity_flat, num_steps=10, max_depth=10):
   """(rng, state, step_size, inverse_mass) -> (state, info) for `name`."""
   value_and_grad = jax.value_and_grad(logdensity_flat)
@@ -215,9 +220,13 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
       it is the metric until the first slow window's estimate replaces it;
       with num_warmup=0 it is used as given. Default: the identity.
 
-  The compiled sampler is kept per density function, settings and shapes:
-  a later call with new keys, starting points, step sizes or masses of the
-  same shapes runs without compiling.
+  The compiled sampler is kept per density function, settings, shapes and
+  JAX's global settings (backend, default device, x64, matmul precision): a
+  later call with new keys, starting points, step sizes or masses of the
+  same shapes runs without compiling. As with `jax.jit`, the function is
+  known by its identity, so values it closes over are those of its first
+  compile; pass a new function (or call `clear_compiled()`) after changing
+  them.
 
   Returns:
     A `Result`: flat draws [chains, draws, d] (what the diagnostics take),
@@ -292,6 +301,9 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
   # or starting points reuse it (compile_s is then 0).
   cache_key = (logdensity_fn, kernel, num_warmup, num_draws, num_steps,
                max_depth, dense, float(target_accept), sharded,
+               jax.default_backend(), str(jax.config.jax_default_device),
+               bool(jax.config.jax_enable_x64),
+               str(jax.config.jax_default_matmul_precision),
                jax.tree.structure(first), jax.tree.structure(args),
                tuple((np.shape(a), str(getattr(a, 'dtype', type(a))))
                      for a in jax.tree.leaves((first, args))))

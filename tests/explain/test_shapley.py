@@ -259,6 +259,9 @@ def test_bad_input_is_one_line():
   with pytest.raises(ConfigError) as e:
     shapley.explain(mlp, X, BG, method='lime')
   _one_line(e)
+  with pytest.raises(ConfigError) as e:
+    shapley.kernel_shap(mlp, X, BG, max_rows=0)
+  assert 'max_rows' in _one_line(e)
 
 
 # -- Agreement with the shap package, when it is installed.

@@ -222,6 +222,8 @@ def test_a_compiled_sampler_is_reused_for_new_keys_and_starts():
   # Another shape or setting compiles its own sampler.
   assert run(1, target.initial(jax.random.key(0), 3)).compile_s > 0
   assert run(1, x0, max_depth=5).compile_s > 0
+  with jax.enable_x64(True):  # Another global setting: its own sampler.
+    assert run(1, x0).compile_s > 0
   # A new density of the same shape is not mistaken for the cached one.
   shifted = targets.diagonal_gaussian(np.full(3, 5.0), 1.0)
   assert sampling.run_chains(jax.random.key(1), shifted, x0, 'nuts', 50,
