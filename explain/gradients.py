@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from common.errors import ConfigError
-from explain import shapley
+from explain import game
 
 
 def _scalar_fn(f, output, shape):
@@ -68,7 +68,7 @@ def integrated_gradients(f, x, baseline=None, *, steps=32, rule='gauss_legendre'
   """Integrated gradients of f at rows x [N, *shape] from `baseline` (one
   row [*shape], one per row [N, *shape], or None for zeros).
 
-  Returns a `shapley.Explanation` whose base_values are f(baseline), so
+  Returns a `game.Explanation` whose base_values are f(baseline), so
   its `efficiency_error()` is the completeness error.
   """
   start = time.time()
@@ -78,7 +78,7 @@ def integrated_gradients(f, x, baseline=None, *, steps=32, rule='gauss_legendre'
   baseline = np.asarray(baseline, np.float32)
   if baseline.shape == x.shape[1:]:
     baseline = np.broadcast_to(baseline, x.shape)
-  x, _, _, _, names = shapley._as_inputs(x, baseline, None, feature_names)  # pylint: disable=protected-access
+  x, _, _, _, names = game.as_inputs(x, baseline, None, feature_names)
   if baseline.shape != x.shape:
     raise ConfigError(f'baseline has shape {baseline.shape}; pass one row '
                       f'{x.shape[1:]} or one per explained row {x.shape}')
@@ -87,7 +87,7 @@ def integrated_gradients(f, x, baseline=None, *, steps=32, rule='gauss_legendre'
   ig, fx, fb = _ig(g, jnp.asarray(x), jnp.asarray(baseline), jnp.asarray(t,
                    jnp.float32), jnp.asarray(w, jnp.float32))
   values = np.asarray(ig, np.float64).reshape(len(x), -1)
-  return shapley.Explanation(
+  return game.Explanation(
       values=values, base_values=np.asarray(fb, np.float64),
       output=np.asarray(fx, np.float64), data=x, feature_names=names,
       method=f'integrated_gradients({rule}, {steps})',
@@ -115,7 +115,7 @@ def expected_gradients(f, x, background, *, num_samples=200, seed=0,
   standard error of each value.
   """
   start = time.time()
-  x, background, _, _, names = shapley._as_inputs(x, background, None,  # pylint: disable=protected-access
+  x, background, _, _, names = game.as_inputs(x, background, None,
                                                   feature_names)
   if num_samples < 2:
     raise ConfigError(f'num_samples={num_samples} must be at least 2')
@@ -133,7 +133,7 @@ def expected_gradients(f, x, background, *, num_samples=200, seed=0,
   var = np.maximum(sq - mean ** 2, 0) * num_samples / (num_samples - 1)
   fx = np.asarray(jax.jit(g)(xs), np.float64)
   base = float(np.mean(np.asarray(jax.jit(g)(bg), np.float64)))
-  return shapley.Explanation(
+  return game.Explanation(
       values=mean, base_values=np.full(len(x), base), output=fx, data=x,
       feature_names=names, method='expected_gradients',
       stderr=np.sqrt(var / num_samples), num_evaluations=num_samples,

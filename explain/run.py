@@ -36,6 +36,7 @@ from common import runs
 from common.errors import ConfigError
 from explain import gradients
 from explain import plots
+from explain import game
 from explain import shapley
 
 METHODS = ('exact', 'kernel', 'permutation', 'integrated_gradients',
@@ -87,7 +88,7 @@ def explain_callable(f, x, background, workdir, cfg, *, groups=None,
   """
   method = cfg.method
   if method == 'exact':
-    players = shapley._groups(groups, np.asarray(background).shape[1:])[1]  # pylint: disable=protected-access
+    players = game.player_groups(groups, np.asarray(background).shape[1:])[1]
     if players > shapley.MAX_EXACT_PLAYERS:
       raise ConfigError(f'explain.method=exact with {players} players; use '
                         'kernel or permutation, or larger superpixels')
