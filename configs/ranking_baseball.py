@@ -6,7 +6,7 @@ log-strengths by the project's NUTS with P(best) and P(top 3).
 
 Command:   python launch.py --config=configs/ranking_baseball.py --workdir=runs/ranking_baseball
 Hardware:  2-core CPU (no accelerator).
-Wall time: 14.5 s (NUTS compile 8.6 s; shared CPU).
+Wall time: 9.4 s (NUTS compile 4.9 s; idle CPU).
 Result:    Milwaukee first: P(best) 0.57, P(top 3) 0.93; home advantage
            log theta 0.3023 (se 0.1309), BradleyTerry2's published fit;
            log-likelihood -169.5429; NUTS min bulk ESS 1096, max R-hat

@@ -5,7 +5,7 @@ and the posterior of the log-strengths (N(0, 1) prior) with P(best).
 Command:   python launch.py --config=configs/ranking_icehockey.py \\
              --config.data.path=../shared/data/pairwise/icehockey.csv --workdir=runs/ranking_icehockey
 Hardware:  2-core CPU (no accelerator).
-Wall time: 25.1 s (NUTS compile 11.5 s; shared CPU).
+Wall time: 14.9 s (NUTS compile 5.3 s; idle CPU).
 Result:    MLE: Denver first; posterior: Miami P(best) 0.31, Denver 0.25;
            home ice log theta 0.470 (se 0.077), ties log nu -1.189 (0.097);
            NUTS min bulk ESS 1869, max R-hat 1.004, no divergences.
