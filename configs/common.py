@@ -228,6 +228,9 @@ def hmc_config(target, **overrides):
   c.num_steps = 10           # hmc: leapfrog steps per iteration.
   c.max_depth = 10           # nuts: maximum tree depth.
   c.dense_mass = False       # Dense instead of diagonal mass matrix.
+  c.adaptation = 'stan'      # stan | nutpie (diagonal metric from draws
+                             # and gradients; 300 warm-up is plenty).
+  c.step_size_jitter = 0.0   # Step sizes drawn from eps * [1 - j, 1 + j].
   c.target_accept = 0.8
   c.float64 = False
   c.plot_params = 4          # Parameters in trace.png.
@@ -251,13 +254,15 @@ def hmc_smoke(c):
 def hmc_args(arg, **extra):
   """The arguments every HMC config accepts."""
   return parse_arg(arg, smoke=False, kernel='nuts', chains=4, warmup=1000,
-                   draws=1000, dense=False, float64=False, **extra)
+                   draws=1000, dense=False, float64=False, adaptation='stan',
+                   jitter=0.0, **extra)
 
 
 def apply_hmc_args(c, a):
   c.kernel, c.num_chains = a.kernel, a.chains
   c.num_warmup, c.num_draws = a.warmup, a.draws
   c.dense_mass, c.float64 = a.dense, a.float64
+  c.adaptation, c.step_size_jitter = a.adaptation, a.jitter
   if a.smoke:
     hmc_smoke(c)
   return c

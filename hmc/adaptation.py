@@ -187,3 +187,133 @@ def run_warmup(rng, state, step_fn: Callable, num_warmup: int, dense=False,
   (state, adapt), infos = jax.lax.scan(
       body, (state, adapt), (keys, jnp.asarray(slow), jnp.asarray(ends)))
   return state, jnp.exp(adapt.dual.log_step_avg), adapt.inverse_mass, infos
+
+
+# ----------------------------------------------------------------------------
+# Adaptation from draws and gradients (nutpie; Seyboldt, Carlson & Carpenter,
+# "If only my posterior were normal: Fisher-informed HMC", 2025, and PyMC's
+# nutpie sampler).
+#
+# For a Gaussian target N(mu, Sigma) the gradient g = -Sigma^{-1}(x - mu) has
+# Cov(g) = Sigma^{-1}, so Var(x) and 1 / Var(g) both estimate the diagonal
+# metric; nutpie takes their geometric mean, sqrt(Var(x) / Var(g)), the
+# diagonal that minimises the Fisher divergence between the target and the
+# preconditioned standard normal. Every draw brings d values of each, so the
+# estimate settles after tens of draws where Stan's needs hundreds, and the
+# metric is refreshed after every draw from a "foreground" estimator while a
+# "background" one collects the draws since the last switch; at a switch the
+# background becomes the foreground and a fresh background starts (every 10
+# draws in the first 30% of the warm-up, every 80 later), so early draws far
+# from the typical set are forgotten. The last 15% tunes the step size only.
+
+
+def nutpie_schedule(num_warmup, early_window=0.3, step_size_window=0.15,
+                    early_switch=10, switch=80):
+  """Per-iteration (adapt_mass, switch, restart) boolean arrays.
+
+  adapt_mass[i]: draw i enters the estimators and the metric is refreshed;
+  switch[i]: after draw i the background estimator replaces the foreground
+  one (only where at least `switch` draws remain before the step-size-only
+  window, as in nutpie); restart[i]: dual averaging restarts after draw i
+  (at the start of the final step-size-only window).
+  """
+  final = num_warmup - int(step_size_window * num_warmup)
+  early_end = int(early_window * num_warmup)
+  adapt = np.arange(num_warmup) < final
+  switches = np.zeros(num_warmup, bool)
+  background = 1  # The starting point is the first entry.
+  for i in range(final):
+    background += 1
+    freq = early_switch if i < early_end else switch
+    if background >= freq and freq + i <= final:
+      switches[i] = True
+      background = 0
+  restart = np.zeros(num_warmup, bool)
+  if 0 < final < num_warmup:
+    restart[final - 1] = True
+  return adapt, switches, restart
+
+
+def draw_grad_inverse_mass(w, previous):
+  """sqrt(Var(x) / Var(g)) from a Welford over [x, g] (2d entries); where it
+  is not a positive finite number (fewer than 3 entries, a coordinate that
+  never moved or a constant gradient) the previous value is kept."""
+  dim = previous.shape[0]
+  var = w.m2 / jnp.maximum(w.count - 1, 1)
+  new = jnp.sqrt(var[:dim] / var[dim:])
+  ok = (w.count >= 3) & jnp.isfinite(new) & (new > 0)
+  return jnp.where(ok, new, previous)
+
+
+def gradient_inverse_mass(grad):
+  """nutpie's first metric, 1 / |g| at the starting point (1 where g is 0
+  or not finite): for N(0, s^2) started a typical distance away, |g| ~ 1/s."""
+  inv = 1.0 / jnp.abs(grad)
+  return jnp.where(jnp.isfinite(inv) & (inv > 0), inv, 1.0)
+
+
+class DrawGradState(NamedTuple):
+  dual: DualAveraging
+  foreground: Welford  # Over [x, g]: 2d entries.
+  background: Welford
+  inverse_mass: jax.Array
+
+
+def run_nutpie_warmup(rng, state, step_fn: Callable, num_warmup: int,
+                      dense=False, target_accept=0.8, initial_step_size=1.0,
+                      initial_inverse_mass=None):
+  """nutpie's adaptation for one chain, with `run_warmup`'s arguments and
+  returns. The diagonal metric starts at 1 / |g| (or the given one), is
+  re-estimated from draws and gradients after every draw, and dual
+  averaging tunes the step size throughout (restarted for the final
+  step-size-only window, whose averaged step size is returned)."""
+  if dense:
+    raise ValueError("adaptation='nutpie' adapts a diagonal metric; use "
+                     "adaptation='stan' for a dense one")
+  dim = state.position.shape[0]
+  dtype = state.position.dtype
+  if initial_inverse_mass is None:
+    inv_mass0 = gradient_inverse_mass(state.logdensity_grad).astype(dtype)
+  else:
+    inv_mass0 = jnp.asarray(initial_inverse_mass, dtype)
+  init_rng, rng = jax.random.split(rng)
+  eps0 = find_reasonable_step_size(init_rng, state, step_fn, inv_mass0,
+                                   initial_step_size)
+  first = welford_update(welford_init(2 * dim, False, dtype),
+                         jnp.concatenate([state.position,
+                                          state.logdensity_grad]))
+  adapt_mass, switches, restarts = nutpie_schedule(num_warmup)
+
+  def body(carry, xs):
+    state, adapt = carry
+    key, adapting, switch, restart = xs
+    state, info = step_fn(key, state, jnp.exp(adapt.dual.log_step),
+                          adapt.inverse_mass)
+    dual = dual_averaging_update(adapt.dual, info.acceptance_prob,
+                                 target_accept)
+    entry = jnp.concatenate([state.position, state.logdensity_grad])
+    keep = lambda new, old: jax.tree.map(
+        lambda n, o: jnp.where(adapting, n, o), new, old)
+    fore = keep(welford_update(adapt.foreground, entry), adapt.foreground)
+    back = keep(welford_update(adapt.background, entry), adapt.background)
+    # At a switch the background becomes the foreground; a fresh one starts.
+    empty = welford_init(2 * dim, False, dtype)
+    fore = jax.tree.map(lambda b, f: jnp.where(switch, b, f), back, fore)
+    back = jax.tree.map(lambda e, b: jnp.where(switch, e, b), empty, back)
+    inverse_mass = jnp.where(adapting,
+                             draw_grad_inverse_mass(fore, adapt.inverse_mass),
+                             adapt.inverse_mass)
+    # The final window tunes the step size to the final metric afresh.
+    dual = jax.tree.map(lambda r, d: jnp.where(restart, r, d),
+                        dual_averaging_init(jnp.exp(dual.log_step)), dual)
+    return (state, DrawGradState(dual, fore, back, inverse_mass)), info
+
+  keys = jax.random.split(rng, num_warmup)
+  adapt = DrawGradState(dual_averaging_init(eps0), first, first, inv_mass0)
+  (state, adapt), infos = jax.lax.scan(
+      body, (state, adapt), (keys, jnp.asarray(adapt_mass),
+                             jnp.asarray(switches), jnp.asarray(restarts)))
+  return state, jnp.exp(adapt.dual.log_step_avg), adapt.inverse_mass, infos
+
+
+ADAPTATIONS = {'stan': run_warmup, 'nutpie': run_nutpie_warmup}

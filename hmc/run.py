@@ -1,7 +1,8 @@
 """Entry for HMC configs (`config.entry = 'hmc.run'`): adapt, sample, diagnose.
 
 Runs `config.num_chains` chains of `config.kernel` (nuts, hmc or rwmh) on
-`config.target` with Stan's window adaptation, then writes into the workdir
+`config.target` after Stan's window adaptation (or nutpie's, with
+`config.adaptation = 'nutpie'`), then writes into the workdir
 
   draws.npz            draws [chains, draws, d], step sizes, inverse mass
                        matrices and per-draw sampler statistics
@@ -81,7 +82,9 @@ def main(config, workdir):
   dtype = jnp.float64 if config.float64 else jnp.float32
   sampling.check_settings(config.kernel, config.num_warmup, config.num_draws,
                           config.num_steps, config.max_depth,
-                          config.target_accept)
+                          config.target_accept, adaptation=config.adaptation,
+                          dense_mass=config.dense_mass,
+                          step_size_jitter=config.step_size_jitter)
   target = build_target(config)
   record.commit(config, workdir)  # Settings and target are valid: record.
   init_key, run_key = jax.random.split(jax.random.key(config.seed))
@@ -89,7 +92,8 @@ def main(config, workdir):
       run_key, target,
       target.initial(init_key, config.num_chains, dtype), config.kernel,
       config.num_warmup, config.num_draws, config.num_steps, config.max_depth,
-      config.dense_mass, config.target_accept)
+      config.dense_mass, config.target_accept, adaptation=config.adaptation,
+      step_size_jitter=config.step_size_jitter)
   metrics_lib.log('compiled in %.1f s; %d chains x (%d warm-up + %d draws) in '
                   '%.2f s', res.compile_s, config.num_chains, config.num_warmup,
                   config.num_draws, res.run_s)

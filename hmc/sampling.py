@@ -17,11 +17,12 @@ from jax.flatten_util import ravel_pytree
 
 from common import sharding
 from common.errors import ConfigError
-from hmc import adaptation
+from hmc import adaptation as adaptation_lib
 from hmc import kernel as kernel_lib
 import targets
 
 KERNELS = ('hmc', 'nuts', 'rwmh')
+ADAPTATIONS = tuple(adaptation_lib.ADAPTATIONS)
 # Compiled samplers of recent run_chains calls (insertion-ordered).
 _COMPILED = {}
 _MAX_COMPILED = 16
@@ -46,21 +47,39 @@ def clear_compiled():
   _COMPILED.clear()
 
 
-def make_step_fn(name, logdensity_flat, num_steps=10, max_depth=10):
-  """(rng, state, step_size, inverse_mass) -> (state, info) for `name`."""
+def make_step_fn(name, logdensity_flat, num_steps=10, max_depth=10,
+                 step_size_jitter=0.0):
+  """(rng, state, step_size, inverse_mass) -> (state, info) for `name`.
+
+  With `step_size_jitter` j > 0 every transition uses a step size drawn
+  uniformly from [(1 - j) eps, (1 + j) eps] (Stan's stepsize_jitter; Neal
+  2011, arXiv:1206.1901, Sec. 4.2): a fixed number of leapfrog steps then
+  no longer traverses a fixed trajectory length, which for static HMC can
+  be close to a period of some direction of the target and leave it almost
+  unmoved. The draw does not depend on the state, so the chain stays
+  reversible.
+  """
   value_and_grad = jax.value_and_grad(logdensity_flat)
   if name == 'hmc':
-    return lambda k, s, eps, m: kernel_lib.hmc_step(k, s, value_and_grad, eps,
+    step = lambda k, s, eps, m: kernel_lib.hmc_step(k, s, value_and_grad, eps,
                                                      m, num_steps)
-  if name == 'nuts':
-    return lambda k, s, eps, m: kernel_lib.nuts_step(k, s, value_and_grad,
+  elif name == 'nuts':
+    step = lambda k, s, eps, m: kernel_lib.nuts_step(k, s, value_and_grad,
                                                       eps, m, max_depth)
-  if name == 'rwmh':
-    def rwmh(k, s, eps, m):
+  elif name == 'rwmh':
+    def step(k, s, eps, m):
       scale = eps * (jnp.sqrt(m) if m.ndim == 1 else jnp.sqrt(jnp.diag(m)))
       return kernel_lib.rwmh_step(k, s, logdensity_flat, scale)
-    return rwmh
-  raise ConfigError(f'unknown kernel {name!r}; use one of {list(KERNELS)}')
+  else:
+    raise ConfigError(f'unknown kernel {name!r}; use one of {list(KERNELS)}')
+  if not step_size_jitter:
+    return step
+
+  def jittered(k, s, eps, m):
+    k, jitter_key = jax.random.split(k)
+    u = jax.random.uniform(jitter_key, (), jnp.result_type(eps), -1.0, 1.0)
+    return step(k, s, eps * (1.0 + step_size_jitter * u), m)
+  return jittered
 
 
 def _shapes(tree):
@@ -169,11 +188,19 @@ def _check_inverse_mass(inverse_mass, dense_mass, chains, dim, dtype):
 
 
 def check_settings(kernel, num_warmup=1000, num_draws=1000, num_steps=10,
-                   max_depth=10, target_accept=0.8, repeats=1):
-  """Raises a `ConfigError` for an unknown kernel or a count or target
-  acceptance out of range (what `run_chains` checks first)."""
+                   max_depth=10, target_accept=0.8, repeats=1,
+                   adaptation='stan', dense_mass=None, step_size_jitter=0.0):
+  """Raises a `ConfigError` for an unknown kernel or adaptation, a count or
+  target acceptance out of range, or a dense metric asked of nutpie's
+  adaptation (what `run_chains` checks first)."""
   if kernel not in KERNELS:
     raise ConfigError(f'unknown kernel {kernel!r}; use one of {list(KERNELS)}')
+  if adaptation not in ADAPTATIONS:
+    raise ConfigError(f'unknown adaptation {adaptation!r}; use one of '
+                      f'{list(ADAPTATIONS)}')
+  if adaptation == 'nutpie' and dense_mass:
+    raise ConfigError("adaptation='nutpie' adapts a diagonal metric; use "
+                      "adaptation='stan' for a dense one")
   for name, value, low in (('num_warmup', num_warmup, 0),
                            ('num_draws', num_draws, 1),
                            ('num_steps', num_steps, 1),
@@ -183,18 +210,23 @@ def check_settings(kernel, num_warmup=1000, num_draws=1000, num_steps=10,
       raise ConfigError(f'{name} must be an integer >= {low}; got {value!r}')
   if not 0 < target_accept < 1:
     raise ConfigError(f'target_accept must be in (0, 1); got {target_accept!r}')
+  if not 0 <= step_size_jitter < 1:
+    raise ConfigError(f'step_size_jitter must be in [0, 1); got '
+                      f'{step_size_jitter!r}')
 
 
 def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
                num_warmup=1000, num_draws=1000, num_steps=10, max_depth=10,
                dense_mass=None, target_accept=0.8, repeats=1, *,
-               step_size=None, inverse_mass=None) -> Result:
+               step_size=None, inverse_mass=None,
+               adaptation='stan', step_size_jitter=0.0) -> Result:
   """Adapts and samples independent chains, one per leading index of
   `initial_positions`.
 
   HMC (Neal 2011, arXiv:1206.1901), NUTS (Hoffman & Gelman 2014,
   arXiv:1111.4246, in Betancourt's multinomial form, arXiv:1701.02434) or
-  random-walk Metropolis, after Stan's window adaptation (hmc/adaptation.py).
+  random-walk Metropolis, after Stan's window adaptation or nutpie's
+  adaptation from draws and gradients (hmc/adaptation.py).
 
   Args:
     rng: a jax PRNG key.
@@ -204,8 +236,8 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
     initial_positions: that pytree with a leading chain axis on every leaf,
       [chains, *leaf_shape] (`targets.Target.initial(rng, chains)`).
     kernel: 'nuts', 'hmc' (num_steps leapfrog steps) or 'rwmh'.
-    num_warmup: window-adaptation iterations; 0 samples with the given
-      step_size and inverse_mass as they are.
+    num_warmup: adaptation iterations; 0 samples with the given step_size
+      and inverse_mass as they are.
     dense_mass: adapt a dense (True) or diagonal (False) inverse mass
       matrix; None: dense exactly when `inverse_mass` is a matrix.
     repeats: timed runs of the compiled sampler (benchmarks use the fastest;
@@ -218,7 +250,18 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
       position (the order of `Result.names`), or one per chain [chains, d] /
       [chains, d, d] (e.g. a previous `Result.inverse_mass`). With warm-up
       it is the metric until the first slow window's estimate replaces it;
-      with num_warmup=0 it is used as given. Default: the identity.
+      with num_warmup=0 it is used as given. Default: the identity (Stan),
+      1 / |gradient| at the starting point (nutpie).
+    adaptation: 'stan' (step size by dual averaging, the metric from the
+      draws' variances over doubling windows) or 'nutpie' (a diagonal metric
+      sqrt(Var(draws) / Var(gradients)) refreshed after every draw, from the
+      draws since the last switch; Seyboldt et al., PyMC's nutpie). nutpie's
+      metric is right after tens of draws, so a warm-up of 200-300 does what
+      Stan's needs 1000 for (docs/RESULTS.md has the measurements).
+    step_size_jitter: j in [0, 1): each transition's step size is drawn
+      from [(1 - j) eps, (1 + j) eps] (Stan's stepsize_jitter), in warm-up
+      and sampling; for static HMC, whose fixed number of steps can
+      otherwise hit a period of the target.
 
   The compiled sampler is kept per density function, settings, shapes and
   JAX's global settings (backend, default device, x64, matmul precision): a
@@ -239,7 +282,8 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
       axis, an unknown kernel, or an invalid count, step size or mass.
   """
   check_settings(kernel, num_warmup, num_draws, num_steps, max_depth,
-                 target_accept, repeats)
+                 target_accept, repeats, adaptation, dense_mass,
+                 step_size_jitter)
   template, target = None, None
   if isinstance(logdensity_fn, targets.Target):
     target = logdensity_fn
@@ -259,7 +303,8 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
     mass_given, dense = _check_inverse_mass(inverse_mass, dense_mass,
                                             num_chains, dim, dtype)
   logdensity_flat = lambda x: logdensity_fn(unravel(x))
-  step_fn = make_step_fn(kernel, logdensity_flat, num_steps, max_depth)
+  step_fn = make_step_fn(kernel, logdensity_flat, num_steps, max_depth,
+                         step_size_jitter)
   value_and_grad = jax.value_and_grad(logdensity_flat)
   if kernel == 'rwmh':
     target_accept = min(target_accept, 0.234)  # Roberts et al. 1997.
@@ -277,7 +322,8 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
       warm_info = jax.tree.map(lambda s: jnp.zeros((0,) + s.shape, s.dtype),
                                info)
     else:
-      state, step_size, inv_mass, warm_info = adaptation.run_warmup(
+      warmup = adaptation_lib.ADAPTATIONS[adaptation]
+      state, step_size, inv_mass, warm_info = warmup(
           warm_key, state, step_fn, num_warmup, dense, target_accept,
           initial_step_size=1.0 if eps is None else eps,
           initial_inverse_mass=inv_mass)
@@ -300,7 +346,8 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
   # One compile per density, settings and shapes: later calls with new keys
   # or starting points reuse it (compile_s is then 0).
   cache_key = (logdensity_fn, kernel, num_warmup, num_draws, num_steps,
-               max_depth, dense, float(target_accept), sharded,
+               max_depth, dense, float(target_accept), adaptation,
+               float(step_size_jitter), sharded,
                jax.default_backend(), str(jax.config.jax_default_device),
                bool(jax.config.jax_enable_x64),
                str(jax.config.jax_default_matmul_precision),
