@@ -221,15 +221,16 @@ def hmc_config(target, **overrides):
   c.target = target
   c.dim = 0                  # Dimension for std_gaussian / funnel /
                              # ill_conditioned; 0 = the target's default.
-  c.kernel = 'nuts'          # nuts | hmc | rwmh
+  c.kernel = 'nuts'          # nuts | hmc | rwmh | chees (ChEES-HMC: for
+                             # hundreds of chains)
   c.num_chains = 4
   c.num_warmup = 1000
   c.num_draws = 1000
   c.num_steps = 10           # hmc: leapfrog steps per iteration.
   c.max_depth = 10           # nuts: maximum tree depth.
   c.dense_mass = False       # Dense instead of diagonal mass matrix.
-  c.adaptation = 'stan'      # stan | nutpie (diagonal metric from draws
-                             # and gradients; 300 warm-up is plenty).
+  c.adaptation = 'stan'      # stan | nutpie (the metric from draws and
+                             # gradients; 300 warm-up is plenty).
   c.step_size_jitter = 0.0   # Step sizes drawn from eps * [1 - j, 1 + j].
   c.target_accept = 0.8
   c.float64 = False
@@ -263,6 +264,8 @@ def apply_hmc_args(c, a):
   c.num_warmup, c.num_draws = a.warmup, a.draws
   c.dense_mass, c.float64 = a.dense, a.float64
   c.adaptation, c.step_size_jitter = a.adaptation, a.jitter
+  if a.kernel == 'chees':  # Its harmonic-mean acceptance target.
+    c.target_accept = 0.651
   if a.smoke:
     hmc_smoke(c)
   return c

@@ -11,8 +11,9 @@ Result:    NUTS, 4 chains x (1000 warm-up + 1000 draws), diagnostics as ArviZ:
            14.3 gradients per draw, 894 ESS/s.
 Smoke:     --config=configs/hmc_ill_conditioned.py:smoke (a few seconds).
 
-Arguments (every HMC config): kernel=nuts|hmc|rwmh, chains, warmup, draws,
-dense (dense mass matrix), float64, dim.
+Arguments (every HMC config): kernel=nuts|hmc|rwmh|chees, chains, warmup,
+draws, dense (dense mass matrix), adaptation=stan|nutpie, jitter (step-size
+jitter, 0..1), float64, dim.
 """
 from configs import common
 

@@ -9,8 +9,9 @@ Result:    NUTS, 4 chains x (1000 warm-up + 1000 draws), diagnostics as ArviZ:
            31.0 gradients per draw.
 Smoke:     --config=configs/hmc_logistic_regression.py:smoke (a few seconds).
 
-Arguments (every HMC config): kernel=nuts|hmc|rwmh, chains, warmup, draws,
-dense (dense mass matrix), float64.
+Arguments (every HMC config): kernel=nuts|hmc|rwmh|chees, chains, warmup,
+draws, dense (dense mass matrix), adaptation=stan|nutpie, jitter (step-size
+jitter, 0..1), float64.
 """
 from configs import common
 

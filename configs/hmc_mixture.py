@@ -12,8 +12,9 @@ Result:    NUTS, 4 chains x (1000 warm-up + 1000 draws), diagnostics as ArviZ:
            standard errors off.
 Smoke:     --config=configs/hmc_mixture.py:smoke (a few seconds).
 
-Arguments (every HMC config): kernel=nuts|hmc|rwmh, chains, warmup, draws,
-dense (dense mass matrix), float64.
+Arguments (every HMC config): kernel=nuts|hmc|rwmh|chees, chains, warmup,
+draws, dense (dense mass matrix), adaptation=stan|nutpie, jitter (step-size
+jitter, 0..1), float64.
 """
 from configs import common
 

@@ -10,8 +10,9 @@ Result:    NUTS, 4 chains x (1000 warm-up + 1000 draws): min bulk ESS 3657,
            runs/vae_k1_e40 (configs/vae_mnist.py, 40 epochs).
 Smoke:     --config=configs/hmc_vae_latent.py:smoke (a few seconds).
 
-Arguments (every HMC config): kernel=nuts|hmc|rwmh, chains, warmup, draws,
-dense (dense mass matrix), float64, vae, image, npz_path.
+Arguments (every HMC config): kernel=nuts|hmc|rwmh|chees, chains, warmup,
+draws, dense (dense mass matrix), adaptation=stan|nutpie, jitter (step-size
+jitter, 0..1), float64, vae, image, npz_path.
 """
 from configs import common
 

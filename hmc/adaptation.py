@@ -93,6 +93,18 @@ def welford_update(w, x):
   return Welford(count, mean, m2)
 
 
+def welford_update_batch(w, batch):
+  """Adds the rows of `batch` [n, k] to a diagonal Welford estimate at once
+  (the pairwise merge of Chan, Golub & LeVeque 1979)."""
+  n = batch.shape[0]
+  mean_b = jnp.mean(batch, 0)
+  m2_b = jnp.sum((batch - mean_b)**2, 0)
+  count = w.count + n
+  delta = mean_b - w.mean
+  return Welford(count, w.mean + delta * (n / count),
+                 w.m2 + m2_b + delta**2 * (w.count * n / count))
+
+
 def welford_inverse_mass(w):
   """Stan's regularised (co)variance estimate: the new M^{-1}."""
   n = w.count
@@ -252,9 +264,47 @@ def gradient_inverse_mass(grad):
   return jnp.where(jnp.isfinite(inv) & (inv > 0), inv, 1.0)
 
 
+# A dense estimate is taken over a diagonal one only where it lowers the
+# Fisher loss by this fraction; a Gaussian with diagonal covariance ties.
+DENSE_GAIN = 0.02
+
+
+def dense_draw_grad_inverse_mass(cov_x, cov_g, choose=False):
+  """The dense metric (Cov x) # (Cov g)^{-1}, the SPD geometric mean of the
+  draws' covariance and the inverse of the gradients' (Seyboldt et al.,
+  Theorem 2.3): it minimises the sample Fisher divergence
+  L(S) = tr(S Cov g) + tr(S^{-1} Cov x) between the preconditioned target
+  and N(0, I), and for a Gaussian it is the covariance exactly, on any
+  full-rank sample (Cov g = S^{-1} Cov x S^{-1} there).
+
+  Computed after scaling by the diagonal estimate D = sqrt(diag Cov x /
+  diag Cov g) (the mean is congruence-invariant; this keeps the two
+  eigendecompositions well conditioned in float32). With `choose`, returns
+  diag(D) instead unless the dense metric lowers L by `DENSE_GAIN`.
+  """
+  scale = jnp.sqrt(jnp.sqrt(jnp.diag(cov_x) / jnp.diag(cov_g)))  # D^{1/2}
+  a = cov_x / jnp.outer(scale, scale)
+  b = cov_g * jnp.outer(scale, scale)
+  eig_b, vec_b = jnp.linalg.eigh(b)
+  eig_b = jnp.maximum(eig_b, 1e-12 * jnp.max(eig_b))
+  b_half = (vec_b * jnp.sqrt(eig_b)) @ vec_b.T
+  b_inv_half = (vec_b / jnp.sqrt(eig_b)) @ vec_b.T
+  eig_c, vec_c = jnp.linalg.eigh(b_half @ a @ b_half)
+  root_c = jnp.sqrt(jnp.maximum(eig_c, 0.0))
+  mean = b_inv_half @ ((vec_c * root_c) @ vec_c.T) @ b_inv_half
+  dense = jnp.outer(scale, scale) * 0.5 * (mean + mean.T)
+  if not choose:
+    return dense
+  # In the scaled space the diagonal metric is I, so L_diag = tr a + tr b,
+  # and at the geometric mean L_dense = 2 tr((a b)^{1/2}) = 2 sum sqrt(c).
+  better = 2 * jnp.sum(root_c) < (1 - DENSE_GAIN) * (jnp.trace(a) +
+                                                     jnp.trace(b))
+  return jnp.where(better, dense, jnp.diag(scale**2))
+
+
 class DrawGradState(NamedTuple):
   dual: DualAveraging
-  foreground: Welford  # Over [x, g]: 2d entries.
+  foreground: Welford  # Over [x, g]: 2d entries (a [2d, 2d] m2 if dense).
   background: Welford
   inverse_mass: jax.Array
 
@@ -263,30 +313,46 @@ def run_nutpie_warmup(rng, state, step_fn: Callable, num_warmup: int,
                       dense=False, target_accept=0.8, initial_step_size=1.0,
                       initial_inverse_mass=None):
   """nutpie's adaptation for one chain, with `run_warmup`'s arguments and
-  returns. The diagonal metric starts at 1 / |g| (or the given one), is
-  re-estimated from draws and gradients after every draw, and dual
-  averaging tunes the step size throughout (restarted for the final
-  step-size-only window, whose averaged step size is returned)."""
-  if dense:
-    raise ValueError("adaptation='nutpie' adapts a diagonal metric; use "
-                     "adaptation='stan' for a dense one")
+  returns. The metric starts at 1 / |g| (or the given one) and is
+  re-estimated from draws and gradients, and dual averaging tunes the step
+  size throughout (restarted for the final step-size-only window, whose
+  averaged step size is returned).
+
+  dense: False, a diagonal metric refreshed after every draw; True, the
+  dense geometric mean (`dense_draw_grad_inverse_mass`), refreshed every
+  10 draws once the foreground has more than d + 1 entries (the diagonal
+  one, as a matrix, before); 'auto', the same but dense only where that
+  lowers the Fisher loss by `DENSE_GAIN`.
+  """
   dim = state.position.shape[0]
   dtype = state.position.dtype
+  as_matrix = bool(dense)
   if initial_inverse_mass is None:
     inv_mass0 = gradient_inverse_mass(state.logdensity_grad).astype(dtype)
+    inv_mass0 = jnp.diag(inv_mass0) if as_matrix else inv_mass0
   else:
     inv_mass0 = jnp.asarray(initial_inverse_mass, dtype)
   init_rng, rng = jax.random.split(rng)
   eps0 = find_reasonable_step_size(init_rng, state, step_fn, inv_mass0,
                                    initial_step_size)
-  first = welford_update(welford_init(2 * dim, False, dtype),
-                         jnp.concatenate([state.position,
-                                          state.logdensity_grad]))
+  empty = welford_init(2 * dim, as_matrix, dtype)
+  first = welford_update(empty, jnp.concatenate([state.position,
+                                                 state.logdensity_grad]))
   adapt_mass, switches, restarts = nutpie_schedule(num_warmup)
+  refresh = adapt_mass & ((np.arange(num_warmup) % 10 == 9) | switches)
+
+  def dense_metric(fore, previous):
+    cov = fore.m2 / jnp.maximum(fore.count - 1, 1)
+    cov_x, cov_g = cov[:dim, :dim], cov[dim:, dim:]
+    diagonal = draw_grad_inverse_mass(
+        fore._replace(m2=jnp.diag(fore.m2)), jnp.diag(previous))
+    full = dense_draw_grad_inverse_mass(cov_x, cov_g, choose=dense == 'auto')
+    ok = (fore.count > dim + 1) & jnp.all(jnp.isfinite(full))
+    return jnp.where(ok, full, jnp.diag(diagonal))
 
   def body(carry, xs):
     state, adapt = carry
-    key, adapting, switch, restart = xs
+    key, adapting, switch, refresh_now, restart = xs
     state, info = step_fn(key, state, jnp.exp(adapt.dual.log_step),
                           adapt.inverse_mass)
     dual = dual_averaging_update(adapt.dual, info.acceptance_prob,
@@ -297,12 +363,16 @@ def run_nutpie_warmup(rng, state, step_fn: Callable, num_warmup: int,
     fore = keep(welford_update(adapt.foreground, entry), adapt.foreground)
     back = keep(welford_update(adapt.background, entry), adapt.background)
     # At a switch the background becomes the foreground; a fresh one starts.
-    empty = welford_init(2 * dim, False, dtype)
     fore = jax.tree.map(lambda b, f: jnp.where(switch, b, f), back, fore)
     back = jax.tree.map(lambda e, b: jnp.where(switch, e, b), empty, back)
-    inverse_mass = jnp.where(adapting,
-                             draw_grad_inverse_mass(fore, adapt.inverse_mass),
-                             adapt.inverse_mass)
+    if as_matrix:  # Two eigendecompositions: only every 10 draws (a real
+      # branch, the flags being the same for every chain).
+      inverse_mass = jax.lax.cond(refresh_now, dense_metric,
+                                  lambda f, p: p, fore, adapt.inverse_mass)
+    else:
+      inverse_mass = jnp.where(
+          adapting, draw_grad_inverse_mass(fore, adapt.inverse_mass),
+          adapt.inverse_mass)
     # The final window tunes the step size to the final metric afresh.
     dual = jax.tree.map(lambda r, d: jnp.where(restart, r, d),
                         dual_averaging_init(jnp.exp(dual.log_step)), dual)
@@ -312,7 +382,8 @@ def run_nutpie_warmup(rng, state, step_fn: Callable, num_warmup: int,
   adapt = DrawGradState(dual_averaging_init(eps0), first, first, inv_mass0)
   (state, adapt), infos = jax.lax.scan(
       body, (state, adapt), (keys, jnp.asarray(adapt_mass),
-                             jnp.asarray(switches), jnp.asarray(restarts)))
+                             jnp.asarray(switches), jnp.asarray(refresh),
+                             jnp.asarray(restarts)))
   return state, jnp.exp(adapt.dual.log_step_avg), adapt.inverse_mass, infos
 
 

@@ -63,7 +63,8 @@ def leapfrog_step(logdensity_and_grad: Callable, metric: Metric,
 
 def leapfrog(logdensity_and_grad: Callable, metric: Metric,
              state: IntegratorState, step_size, num_steps: int) -> IntegratorState:
-  """`num_steps` leapfrog steps as one `lax.scan`.
+  """`num_steps` leapfrog steps as one loop (a `lax.scan` when num_steps
+  is a Python int, a while loop when it is traced).
 
   Adjacent half kicks are merged: a half kick, then num_steps - 1 full
   (drift, kick) pairs, a last drift and a closing half kick; num_steps
@@ -73,14 +74,15 @@ def leapfrog(logdensity_and_grad: Callable, metric: Metric,
   p = state.momentum + 0.5 * step_size * state.logdensity_grad
   q = state.position
 
-  def drift_kick(carry, _):
+  def drift_kick(_, carry):
     q, p, _, _ = carry
     q = q + step_size * metric.velocity(p)
     logdensity, grad = logdensity_and_grad(q)
-    return (q, p + step_size * grad, logdensity, grad), None
+    return q, p + step_size * grad, logdensity, grad
 
   init = (q, p, state.logdensity, state.logdensity_grad)
-  (q, p, _, _), _ = jax.lax.scan(drift_kick, init, None, length=num_steps - 1)
+  # A scan for a Python int; a while loop for a traced count (ChEES).
+  q, p, _, _ = jax.lax.fori_loop(0, num_steps - 1, drift_kick, init)
   q = q + step_size * metric.velocity(p)
   logdensity, grad = logdensity_and_grad(q)
   return IntegratorState(q, p + 0.5 * step_size * grad, logdensity, grad)

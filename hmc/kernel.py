@@ -70,12 +70,13 @@ def mh_accept_prob(energy_old, energy_new):
 # HMC.
 
 
-def hmc_step(rng, state: State, logdensity_and_grad: Callable, step_size,
-             inverse_mass, num_steps: int, max_energy_error=1000.0):
-  """One HMC transition with a fixed number of leapfrog steps."""
+def hmc_proposal(rng, state: State, logdensity_and_grad: Callable, step_size,
+                 inverse_mass, num_steps):
+  """The end of `num_steps` leapfrog steps from a fresh momentum p ~ N(0, M),
+  with H at the start and at the end (+inf where not finite). `num_steps`
+  may be traced (ChEES-HMC draws it every iteration)."""
   metric = Metric(inverse_mass)
-  mom_rng, acc_rng = jax.random.split(rng)
-  p0 = metric.sample_momentum(mom_rng, state.position)
+  p0 = metric.sample_momentum(rng, state.position)
   start = IntegratorState(state.position, p0, state.logdensity,
                           state.logdensity_grad)
   end = integrators.leapfrog(logdensity_and_grad, metric, start, step_size,
@@ -84,14 +85,31 @@ def hmc_step(rng, state: State, logdensity_and_grad: Callable, step_size,
   # Negating p at the end makes the proposal an involution; K is even in p,
   # so the negation does not change the energy and is left implicit.
   energy1 = _finite_or_inf(_energy(metric, end.logdensity, end.momentum))
+  return end, energy0, energy1
+
+
+def metropolis_hastings(rng, state: State, end: IntegratorState, energy0,
+                        energy1, num_steps, max_energy_error=1000.0):
+  """Accepts `end` with probability min(1, exp(H0 - H1)); an energy error
+  above `max_energy_error` (or a non-finite one) is a rejected divergence."""
   accept_prob = mh_accept_prob(energy0, energy1)
   divergent = ~(energy1 - energy0 <= max_energy_error)
-  accepted = (jax.random.uniform(acc_rng) < accept_prob) & ~divergent
+  accepted = (jax.random.uniform(rng) < accept_prob) & ~divergent
   new = State(*[jnp.where(accepted, a, b) for a, b in zip(
       (end.position, end.logdensity, end.logdensity_grad), state)])
   energy = jnp.where(accepted, energy1, energy0)
   return new, Info(accept_prob, accepted, divergent, energy,
                    jnp.asarray(num_steps), jnp.asarray(0))
+
+
+def hmc_step(rng, state: State, logdensity_and_grad: Callable, step_size,
+             inverse_mass, num_steps: int, max_energy_error=1000.0):
+  """One HMC transition with a fixed number of leapfrog steps."""
+  mom_rng, acc_rng = jax.random.split(rng)
+  end, energy0, energy1 = hmc_proposal(mom_rng, state, logdensity_and_grad,
+                                       step_size, inverse_mass, num_steps)
+  return metropolis_hastings(acc_rng, state, end, energy0, energy1,
+                             num_steps, max_energy_error)
 
 
 # ----------------------------------------------------------------------------

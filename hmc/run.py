@@ -124,6 +124,8 @@ def summarise(res, rows, target):
       'min_ess_per_grad': float(np.min(ess_bulk) / grads),
       'compile_s': res.compile_s, 'run_s': res.run_s,
       'step_size': float(np.mean(res.step_size))}
+  if res.trajectory_length is not None:  # ChEES-HMC's tuned T.
+    out['trajectory_length'] = float(np.mean(res.trajectory_length))
   if target.mean is not None:
     x = np.asarray(res.draws, np.float64)
     mean, var = x.mean((0, 1)), x.var((0, 1))

@@ -18,14 +18,19 @@ from jax.flatten_util import ravel_pytree
 from common import sharding
 from common.errors import ConfigError
 from hmc import adaptation as adaptation_lib
+from hmc import chees
 from hmc import kernel as kernel_lib
 import targets
 
-KERNELS = ('hmc', 'nuts', 'rwmh')
+KERNELS = ('hmc', 'nuts', 'rwmh', 'chees')
 ADAPTATIONS = tuple(adaptation_lib.ADAPTATIONS)
 # Compiled samplers of recent run_chains calls (insertion-ordered).
 _COMPILED = {}
 _MAX_COMPILED = 16
+# dense_mass='auto' considers a dense metric up to this dimension: nutpie's
+# 80-draw windows then hold at least 2d draws, and a d x d product per
+# leapfrog step is still cheap next to most densities.
+AUTO_DENSE_MAX_DIM = 40
 
 
 class Result(NamedTuple):
@@ -40,6 +45,7 @@ class Result(NamedTuple):
   named_draws: dict = None   # {leaf name: [chains, draws, *leaf_shape]},
                              # views of `draws`.
   names: list = None         # Names of the d flat coordinates.
+  trajectory_length: np.ndarray = None  # [chains], ChEES-HMC's tuned T.
 
 
 def clear_compiled():
@@ -188,19 +194,22 @@ def _check_inverse_mass(inverse_mass, dense_mass, chains, dim, dtype):
 
 
 def check_settings(kernel, num_warmup=1000, num_draws=1000, num_steps=10,
-                   max_depth=10, target_accept=0.8, repeats=1,
+                   max_depth=10, target_accept=None, repeats=1,
                    adaptation='stan', dense_mass=None, step_size_jitter=0.0):
   """Raises a `ConfigError` for an unknown kernel or adaptation, a count or
-  target acceptance out of range, or a dense metric asked of nutpie's
-  adaptation (what `run_chains` checks first)."""
+  target acceptance out of range, or a metric the kernel and adaptation
+  cannot adapt (what `run_chains` checks first)."""
   if kernel not in KERNELS:
     raise ConfigError(f'unknown kernel {kernel!r}; use one of {list(KERNELS)}')
   if adaptation not in ADAPTATIONS:
     raise ConfigError(f'unknown adaptation {adaptation!r}; use one of '
                       f'{list(ADAPTATIONS)}')
-  if adaptation == 'nutpie' and dense_mass:
-    raise ConfigError("adaptation='nutpie' adapts a diagonal metric; use "
-                      "adaptation='stan' for a dense one")
+  if dense_mass not in (None, True, False, 'auto'):
+    raise ConfigError(f"dense_mass must be True, False, None or 'auto'; got "
+                      f"{dense_mass!r}")
+  if dense_mass == 'auto' and adaptation != 'nutpie':
+    raise ConfigError("dense_mass='auto' chooses with nutpie's Fisher loss; "
+                      "use it with adaptation='nutpie'")
   for name, value, low in (('num_warmup', num_warmup, 0),
                            ('num_draws', num_draws, 1),
                            ('num_steps', num_steps, 1),
@@ -208,8 +217,18 @@ def check_settings(kernel, num_warmup=1000, num_draws=1000, num_steps=10,
                            ('repeats', repeats, 1)):
     if not isinstance(value, (int, np.integer)) or value < low:
       raise ConfigError(f'{name} must be an integer >= {low}; got {value!r}')
-  if not 0 < target_accept < 1:
+  if target_accept is not None and not 0 < target_accept < 1:
     raise ConfigError(f'target_accept must be in (0, 1); got {target_accept!r}')
+  if kernel == 'chees':
+    if dense_mass:
+      raise ConfigError("kernel='chees' adapts a diagonal metric shared by "
+                        "the chains; use nuts or hmc for a dense one")
+    if step_size_jitter:
+      raise ConfigError("kernel='chees' jitters its trajectory lengths "
+                        "itself; leave step_size_jitter at 0")
+    if num_warmup < 1:
+      raise ConfigError("kernel='chees' tunes its trajectory length in "
+                        "warm-up; num_warmup must be >= 1")
   if not 0 <= step_size_jitter < 1:
     raise ConfigError(f'step_size_jitter must be in [0, 1); got '
                       f'{step_size_jitter!r}')
@@ -217,7 +236,7 @@ def check_settings(kernel, num_warmup=1000, num_draws=1000, num_steps=10,
 
 def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
                num_warmup=1000, num_draws=1000, num_steps=10, max_depth=10,
-               dense_mass=None, target_accept=0.8, repeats=1, *,
+               dense_mass=None, target_accept=None, repeats=1, *,
                step_size=None, inverse_mass=None,
                adaptation='stan', step_size_jitter=0.0) -> Result:
   """Adapts and samples independent chains, one per leading index of
@@ -239,7 +258,11 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
     num_warmup: adaptation iterations; 0 samples with the given step_size
       and inverse_mass as they are.
     dense_mass: adapt a dense (True) or diagonal (False) inverse mass
-      matrix; None: dense exactly when `inverse_mass` is a matrix.
+      matrix; None: dense exactly when `inverse_mass` is a matrix. 'auto'
+      (with adaptation='nutpie'): for d <= AUTO_DENSE_MAX_DIM a dense
+      metric where it lowers the sample Fisher divergence by 2% over the
+      diagonal one (a correlated posterior), else diagonal; above that
+      dimension diagonal (a dense metric costs d^2 per leapfrog step).
     repeats: timed runs of the compiled sampler (benchmarks use the fastest;
       every run gives identical draws).
     step_size: a positive number, or one per chain [chains]. With warm-up
@@ -297,17 +320,28 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
   dtype = flat_init.dtype
   eps_given = (None if step_size is None
                else _check_step_size(step_size, num_chains, dtype))
+  auto = dense_mass == 'auto'
   if inverse_mass is None:
-    mass_given, dense = None, bool(dense_mass)
-  else:
-    mass_given, dense = _check_inverse_mass(inverse_mass, dense_mass,
-                                            num_chains, dim, dtype)
+    mass_given, dense = None, (dim <= AUTO_DENSE_MAX_DIM if auto
+                               else bool(dense_mass))
+  else:  # With 'auto', the form of the given metric decides.
+    mass_given, dense = _check_inverse_mass(
+        inverse_mass, None if auto else dense_mass, num_chains, dim, dtype)
+  # What the warm-up adapts: False, True or 'auto' (nutpie chooses).
+  dense_mode = 'auto' if auto and dense else dense
   logdensity_flat = lambda x: logdensity_fn(unravel(x))
-  step_fn = make_step_fn(kernel, logdensity_flat, num_steps, max_depth,
-                         step_size_jitter)
+  step_fn = (None if kernel == 'chees' else make_step_fn(
+      kernel, logdensity_flat, num_steps, max_depth, step_size_jitter))
   value_and_grad = jax.value_and_grad(logdensity_flat)
-  if kernel == 'rwmh':
-    target_accept = min(target_accept, 0.234)  # Roberts et al. 1997.
+  if target_accept is None:  # Each kernel's optimum (Beskos et al. 2013 for
+    # ChEES's harmonic mean; Roberts et al. 1997 for the random walk).
+    target_accept = {'chees': chees.TARGET_ACCEPT, 'rwmh': 0.234}.get(kernel,
+                                                                       0.8)
+  elif kernel == 'rwmh':
+    target_accept = min(target_accept, 0.234)
+  if kernel == 'chees' and num_chains < 2:
+    raise ConfigError("kernel='chees' tunes across chains; give it at least "
+                      "2 (it is meant for hundreds)")
 
   def one_chain(key, x0, eps, inv_mass):
     warm_key, draw_key = jax.random.split(key)
@@ -324,7 +358,7 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
     else:
       warmup = adaptation_lib.ADAPTATIONS[adaptation]
       state, step_size, inv_mass, warm_info = warmup(
-          warm_key, state, step_fn, num_warmup, dense, target_accept,
+          warm_key, state, step_fn, num_warmup, dense_mode, target_accept,
           initial_step_size=1.0 if eps is None else eps,
           initial_inverse_mass=inv_mass)
 
@@ -336,6 +370,16 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
                                     jax.random.split(draw_key, num_draws))
     return draws, info, warm_info, step_size, inv_mass
 
+  def all_chains(keys, x0, eps, inv_mass):
+    # ChEES-HMC moves all chains together; one key drives it.
+    draws, info, warm_info, step_size, length, inv = chees.sample(
+        keys[0], value_and_grad, x0, num_warmup, num_draws, adaptation,
+        target_accept, None if eps is None else jnp.median(eps),
+        None if inv_mass is None else jnp.exp(jnp.mean(jnp.log(inv_mass), 0)))
+    per_chain = lambda v: jnp.broadcast_to(v, (num_chains,) + v.shape)
+    return (draws, info, warm_info, per_chain(step_size), per_chain(inv),
+            per_chain(length))
+
   keys = jax.random.split(rng, num_chains)
   args = (keys, flat_init, eps_given, mass_given)
   sharded = jax.device_count() > 1 and num_chains % jax.device_count() == 0
@@ -346,7 +390,7 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
   # One compile per density, settings and shapes: later calls with new keys
   # or starting points reuse it (compile_s is then 0).
   cache_key = (logdensity_fn, kernel, num_warmup, num_draws, num_steps,
-               max_depth, dense, float(target_accept), adaptation,
+               max_depth, dense_mode, float(target_accept), adaptation,
                float(step_size_jitter), sharded,
                jax.default_backend(), str(jax.config.jax_default_device),
                bool(jax.config.jax_enable_x64),
@@ -361,7 +405,8 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
   compiled, compile_s = _COMPILED.get(cache_key), 0.0
   if compiled is None:
     start = time.time()
-    compiled = jax.jit(jax.vmap(one_chain)).lower(*args).compile()
+    fn = all_chains if kernel == 'chees' else jax.vmap(one_chain)
+    compiled = jax.jit(fn).lower(*args).compile()
     compile_s = time.time() - start
     if cache_key is not None:
       _COMPILED[cache_key] = compiled
@@ -372,7 +417,7 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
     start = time.time()
     out = jax.block_until_ready(compiled(*args))
     run_s = min(run_s, time.time() - start)
-  draws, info, warm_info, step_size, inv_mass = jax.device_get(out)
+  draws, info, warm_info, step_size, inv_mass, *length = jax.device_get(out)
   draws = np.asarray(draws)
   # Views of the flat draws, one per leaf of the position.
   by_leaf = jax.tree.leaves(targets.make_unravel(first)(draws))
@@ -382,4 +427,5 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
     leaf_names, names = targets.leaf_names(first), targets.coordinate_names(first)
   return Result(draws, info, warm_info, np.asarray(step_size),
                 np.asarray(inv_mass), compile_s, run_s, unravel,
-                dict(zip(leaf_names, by_leaf)), names)
+                dict(zip(leaf_names, by_leaf)), names,
+                np.asarray(length[0]) if length else None)
