@@ -14,10 +14,15 @@ target and kernel (warm-up and draws in one compiled call) and reused for
 every seed with new keys and starting points:
 
 * ours: `hmc.sampling.run_chains` (it keeps its compiled sampler);
-* ours_nutpie: the same with `adaptation='nutpie'` (a diagonal metric from
-  draws and gradients) and a shorter warm-up, `--nutpie_warmup` (300): the
+* ours_nutpie: the same with `adaptation='nutpie'` (the metric from draws
+  and gradients), `dense_mass='auto'` (dense where it lowers the Fisher
+  loss, for d <= 40), for static HMC step sizes jittered by +-20%, and a
+  shorter warm-up, `--nutpie_warmup` (300): the
   issue's goal allows "equal or shorter warm-up", and the row shows ours
   with Stan's windows at the peers' warm-up beside it;
+* blackjax_dense, numpyro_dense: the peers' Stan windows with a dense
+  metric (`is_mass_matrix_diagonal=False`, `dense_mass=True`), on targets
+  with d <= 40, where ours may choose one;
 * blackjax_nutpie: BlackJAX's own nutpie port at the same shorter warm-up,
   `window_adaptation_low_rank` with its nutpie-matching options (gradient-
   based initial metric, nutpie's growing windows; a low-rank-plus-diagonal
@@ -69,9 +74,12 @@ _DRAWS = flags.DEFINE_integer('draws', 1000, 'Draws per chain.')
 _STEPS = flags.DEFINE_integer('num_steps', 10, 'Leapfrog steps of static HMC.')
 _KERNELS = flags.DEFINE_list('kernels', ['nuts', 'hmc'], 'nuts and/or hmc.')
 _LIBS = flags.DEFINE_list(
-    'libs', ['ours', 'ours_nutpie', 'blackjax', 'blackjax_nutpie', 'numpyro'],
-    'Samplers: ours, blackjax, numpyro (Stan windows, --warmup); '
-    'ours_nutpie, blackjax_nutpie (nutpie-style adaptation, --nutpie_warmup).')
+    'libs', ['ours', 'ours_nutpie', 'blackjax', 'blackjax_nutpie',
+             'blackjax_dense', 'numpyro', 'numpyro_dense'],
+    'Samplers: ours, blackjax, numpyro (Stan windows, diagonal metric, '
+    '--warmup); blackjax_dense, numpyro_dense (Stan windows, dense metric, '
+    'targets with d <= 40); ours_nutpie, blackjax_nutpie (nutpie-style '
+    'adaptation, --nutpie_warmup).')
 _NUTPIE_WARMUP = flags.DEFINE_integer(
     'nutpie_warmup', 300, 'Warm-up of ours_nutpie (nutpie tunes in 300).')
 _OUT = flags.DEFINE_string(
@@ -95,9 +103,15 @@ def ours_sampler(target, kernel, adaptation='stan'):
   """run(key, x0) -> (draws [C, N, d], grads in the draws, seconds)."""
   compile_s = []
   warmup = _WARMUP.value if adaptation == 'stan' else _NUTPIE_WARMUP.value
+  # Our recommended setup: a dense metric where it pays and, for static
+  # HMC, jittered step sizes (a well-whitened Gaussian turns with one
+  # period in every direction, and a fixed 10 steps can land on it).
+  best = adaptation == 'nutpie'
+  extra = dict(dense_mass='auto' if best else False,
+               step_size_jitter=0.2 if best and kernel == 'hmc' else 0.0)
   sample = lambda key, x0, repeats=1: sampling.run_chains(
       key, target, x0, kernel, warmup, _DRAWS.value, _STEPS.value,
-      repeats=repeats, adaptation=adaptation)
+      repeats=repeats, adaptation=adaptation, **extra)
 
   def run(key, x0):
     res = sample(key, x0)
@@ -113,7 +127,7 @@ def ours_nutpie_sampler(target, kernel):
   return ours_sampler(target, kernel, 'nutpie')
 
 
-def blackjax_sampler(target, kernel, nutpie=False):
+def blackjax_sampler(target, kernel, nutpie=False, dense=False):
   import blackjax  # pylint: disable=g-import-not-at-top
   from blackjax.adaptation import low_rank_adaptation  # pylint: disable=g-import-not-at-top
   algo = blackjax.nuts if kernel == 'nuts' else blackjax.hmc
@@ -130,6 +144,7 @@ def blackjax_sampler(target, kernel, nutpie=False):
           **extra)
     else:
       warmup = blackjax.window_adaptation(algo, target.logdensity,
+                                          is_mass_matrix_diagonal=not dense,
                                           target_acceptance_rate=0.8, **extra)
     k1, k2 = jax.random.split(k)
     (state, params), _ = warmup.run(
@@ -148,7 +163,15 @@ def blackjax_nutpie_sampler(target, kernel):
   return blackjax_sampler(target, kernel, nutpie=True)
 
 
-def numpyro_sampler(target, kernel):
+def blackjax_dense_sampler(target, kernel):
+  return blackjax_sampler(target, kernel, dense=True)
+
+
+def numpyro_dense_sampler(target, kernel):
+  return numpyro_sampler(target, kernel, dense=True)
+
+
+def numpyro_sampler(target, kernel, dense=False):
   from numpyro.infer import hmc as numpyro_hmc  # pylint: disable=g-import-not-at-top
   warmup, draws = _WARMUP.value, _DRAWS.value
 
@@ -159,7 +182,7 @@ def numpyro_sampler(target, kernel):
     static = {} if kernel == 'nuts' else {'num_steps': _STEPS.value,
                                           'trajectory_length': None}
     state = init_kernel(x, warmup, target_accept_prob=0.8, max_tree_depth=10,
-                        rng_key=k, **static)
+                        dense_mass=dense, rng_key=k, **static)
 
     def body(s, _):
       s = sample_kernel(s)
@@ -193,7 +216,11 @@ def _compiled_sampler(one_chain):
 SAMPLERS = {'ours': ours_sampler, 'ours_nutpie': ours_nutpie_sampler,
             'blackjax': blackjax_sampler,
             'blackjax_nutpie': blackjax_nutpie_sampler,
-            'numpyro': numpyro_sampler}
+            'blackjax_dense': blackjax_dense_sampler,
+            'numpyro': numpyro_sampler, 'numpyro_dense': numpyro_dense_sampler}
+# Dense-metric samplers run where `dense_mass='auto'` may pick a dense
+# metric (d <= 40); above that a dense metric costs d^2 per step.
+DENSE_LIBS = ('blackjax_dense', 'numpyro_dense')
 
 
 def seed_row(target, draws, grads, run_s):
@@ -234,6 +261,8 @@ def main(_):
     for kernel in _KERNELS.value:
       by_lib = {}
       for lib in _LIBS.value:
+        if lib in DENSE_LIBS and target.dim > sampling.AUTO_DENSE_MAX_DIM:
+          continue
         run, compile_s = SAMPLERS[lib](target, kernel)
         rows = []
         for seed in range(_SEEDS.value):
@@ -250,7 +279,8 @@ def main(_):
       row = {'target': spec, 'dim': target.dim, 'kernel': kernel,
              'libs': by_lib}
       for ours in ('ours', 'ours_nutpie'):
-        for peer in ('blackjax', 'blackjax_nutpie', 'numpyro'):
+        for peer in ('blackjax', 'blackjax_nutpie', 'blackjax_dense',
+                     'numpyro', 'numpyro_dense'):
           if ours in by_lib and peer in by_lib:
             row[f'ess_per_s_{ours}_over_{peer}'] = (
                 by_lib[ours]['min_ess_per_s']['median']

@@ -1,7 +1,8 @@
 """Hamiltonian Monte Carlo as a library: leapfrog, HMC / NUTS / random-walk
-kernels, Stan's window adaptation, many chains in one jitted call, and
-ESS / R-hat diagnostics. `hmc.run` is the config entry (not imported here);
-target densities live in the top-level `targets` package.
+kernels, ChEES-HMC for many chains, Stan's and nutpie's warm-ups, many
+chains in one jitted call, and ESS / R-hat diagnostics. `hmc.run` is the
+config entry (not imported here); target densities live in the top-level
+`targets` package.
 
   import jax, targets, hmc
   t = targets.diagonal_gaussian({'mu': 0., 'theta': np.zeros(8)}, 1.0)
@@ -15,8 +16,11 @@ target densities live in the top-level `targets` package.
   more = hmc.run_chains(jax.random.key(2), t.logdensity, last, num_warmup=0,
                         step_size=res.step_size, inverse_mass=res.inverse_mass)
 """
+from hmc.adaptation import adapt_and_sample
 from hmc.adaptation import find_reasonable_step_size
 from hmc.adaptation import run_warmup
+from hmc.adaptation import Scheme
+from hmc.adaptation import stan_scheme
 from hmc.adaptation import window_schedule
 from hmc.diagnostics import ess
 from hmc.diagnostics import ess_bulk
@@ -35,6 +39,7 @@ from hmc.kernel import init
 from hmc.kernel import nuts_step
 from hmc.kernel import rwmh_step
 from hmc.kernel import State
+from hmc.nutpie import nutpie_scheme
 from hmc.sampling import check_positions
 from hmc.sampling import check_settings
 from hmc.sampling import KERNELS
@@ -49,7 +54,9 @@ __all__ = [
     # Kernels on flat positions.
     'init', 'hmc_step', 'nuts_step', 'rwmh_step', 'State', 'Info',
     'leapfrog', 'leapfrog_step', 'Metric', 'IntegratorState',
-    # Window adaptation.
+    # Warm-up schemes (Stan's windows, nutpie's draws and gradients) and
+    # their drivers.
+    'Scheme', 'stan_scheme', 'nutpie_scheme', 'adapt_and_sample',
     'run_warmup', 'window_schedule', 'find_reasonable_step_size',
     # Diagnostics.
     'ess', 'ess_bulk', 'ess_tail', 'rhat', 'split_rhat', 'summary',

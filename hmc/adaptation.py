@@ -13,8 +13,10 @@
   current step size. With fewer than 150 warm-up iterations the buffers are
   15% / 10% of the warm-up, as in Stan.
 
-`window_schedule` is numpy (static); `run_warmup` is a single `lax.scan`
-over warm-up iterations for one chain (vmap it over chains).
+`window_schedule` is numpy (static). A warm-up is a `Scheme` of pure
+functions (`stan_scheme` here, `nutpie.nutpie_scheme` for nutpie's); one
+driver, `adapt_and_sample`, runs warm-up and draws of one chain as a single
+`lax.scan` (vmap it over chains), and `run_warmup` runs the warm-up alone.
 """
 from typing import Callable, NamedTuple
 
@@ -145,40 +147,51 @@ def find_reasonable_step_size(rng, state, step_fn, inverse_mass, step_size=1.0,
   return jnp.where(up, eps / 2.0, eps)
 
 
-def run_warmup(rng, state, step_fn: Callable, num_warmup: int, dense=False,
-               target_accept=0.8, initial_step_size=1.0,
-               initial_inverse_mass=None):
-  """Window adaptation for one chain.
+class Scheme(NamedTuple):
+  """A warm-up scheme for one chain as pure functions, so that warm-up and
+  draws can run as one `lax.scan` with one compiled copy of the kernel
+  (`adapt_and_sample`), or warm-up alone (`run_warmup`).
 
-  Args:
-    step_fn: (rng, state, step_size, inverse_mass) -> (state, info), a
-      kernel with everything but its tuning parameters bound.
-    initial_step_size: where the step-size heuristic starts (Stan does the
-      same with a user's step size).
-    initial_inverse_mass: the metric until the first slow window ends
-      ([d] if not dense, else [d, d]; default the identity). With fewer than
-      20 warm-up iterations there is no slow window and it is kept.
-  Returns:
-    (final state, step size, inverse mass matrix, per-iteration info).
+    init(rng, state, search_fn) -> carry: the starting step size (the
+      search of Hoffman & Gelman's Algorithm 4 with `search_fn`) and metric;
+    params(carry) -> (step size, inverse mass) of the next warm-up step;
+    update(carry, state, info, flags) -> carry after a warm-up step, with
+      `flags` the schedule's row for that iteration;
+    final(carry) -> (step size, inverse mass) for the draws;
+    schedule: [num_warmup, k] static booleans (numpy).
   """
-  dim = state.position.shape[0]
-  dtype = state.position.dtype
+  init: Callable
+  params: Callable
+  update: Callable
+  final: Callable
+  schedule: np.ndarray
+
+
+def stan_scheme(num_warmup, dim, dtype=jnp.float32, dense=False,
+                target_accept=0.8, initial_step_size=1.0,
+                initial_inverse_mass=None) -> Scheme:
+  """Stan's window adaptation (module docstring).
+
+  initial_step_size: where the step-size search starts (Stan does the same
+    with a user's step size).
+  initial_inverse_mass: the metric until the first slow window ends ([d] if
+    not dense, else [d, d]; default the identity). With fewer than 20
+    warm-up iterations there is no slow window and it is kept.
+  """
   if initial_inverse_mass is None:
     inv_mass0 = jnp.eye(dim, dtype=dtype) if dense else jnp.ones(dim, dtype)
   else:
     inv_mass0 = jnp.asarray(initial_inverse_mass, dtype)
-  init_rng, rng = jax.random.split(rng)
-  eps0 = find_reasonable_step_size(init_rng, state, step_fn, inv_mass0,
-                                   initial_step_size)
   slow, ends = window_schedule(num_warmup)
-  adapt = AdaptationState(dual_averaging_init(eps0),
-                          welford_init(dim, dense, dtype), inv_mass0)
 
-  def body(carry, xs):
-    state, adapt = carry
-    key, in_slow, window_end = xs
-    step_size = jnp.exp(adapt.dual.log_step)
-    state, info = step_fn(key, state, step_size, adapt.inverse_mass)
+  def init(rng, state, search_fn):
+    eps0 = find_reasonable_step_size(rng, state, search_fn, inv_mass0,
+                                     initial_step_size)
+    return AdaptationState(dual_averaging_init(eps0),
+                           welford_init(dim, dense, dtype), inv_mass0)
+
+  def update(adapt, state, info, flags):
+    in_slow, window_end = flags[0], flags[1]
     dual = dual_averaging_update(adapt.dual, info.acceptance_prob,
                                  target_accept)
     welford = jax.tree.map(
@@ -193,198 +206,78 @@ def run_warmup(rng, state, step_fn: Callable, num_warmup: int, dense=False,
                         dual)
     welford = jax.tree.map(lambda f, w: jnp.where(window_end, f, w),
                            welford_init(dim, dense, dtype), welford)
-    return (state, AdaptationState(dual, welford, inverse_mass)), info
+    return AdaptationState(dual, welford, inverse_mass)
 
-  keys = jax.random.split(rng, num_warmup)
-  (state, adapt), infos = jax.lax.scan(
-      body, (state, adapt), (keys, jnp.asarray(slow), jnp.asarray(ends)))
-  return state, jnp.exp(adapt.dual.log_step_avg), adapt.inverse_mass, infos
-
-
-# ----------------------------------------------------------------------------
-# Adaptation from draws and gradients (nutpie; Seyboldt, Carlson & Carpenter,
-# "If only my posterior were normal: Fisher-informed HMC", 2025, and PyMC's
-# nutpie sampler).
-#
-# For a Gaussian target N(mu, Sigma) the gradient g = -Sigma^{-1}(x - mu) has
-# Cov(g) = Sigma^{-1}, so Var(x) and 1 / Var(g) both estimate the diagonal
-# metric; nutpie takes their geometric mean, sqrt(Var(x) / Var(g)), the
-# diagonal that minimises the Fisher divergence between the target and the
-# preconditioned standard normal. Every draw brings d values of each, so the
-# estimate settles after tens of draws where Stan's needs hundreds, and the
-# metric is refreshed after every draw from a "foreground" estimator while a
-# "background" one collects the draws since the last switch; at a switch the
-# background becomes the foreground and a fresh background starts (every 10
-# draws in the first 30% of the warm-up, every 80 later), so early draws far
-# from the typical set are forgotten. The last 15% tunes the step size only.
+  return Scheme(init,
+                lambda a: (jnp.exp(a.dual.log_step), a.inverse_mass),
+                update,
+                lambda a: (jnp.exp(a.dual.log_step_avg), a.inverse_mass),
+                np.stack([slow, ends], 1))
 
 
-def nutpie_schedule(num_warmup, early_window=0.3, step_size_window=0.15,
-                    early_switch=10, switch=80):
-  """Per-iteration (adapt_mass, switch, restart) boolean arrays.
+def run_warmup(rng, state, step_fn: Callable, scheme: Scheme,
+               search_fn=None):
+  """Warm-up alone for one chain (vmap it over chains).
 
-  adapt_mass[i]: draw i enters the estimators and the metric is refreshed;
-  switch[i]: after draw i the background estimator replaces the foreground
-  one (only where at least `switch` draws remain before the step-size-only
-  window, as in nutpie); restart[i]: dual averaging restarts after draw i
-  (at the start of the final step-size-only window).
+  Args:
+    step_fn: (rng, state, step_size, inverse_mass) -> (state, info), a
+      kernel with everything but its tuning parameters bound.
+    scheme: `stan_scheme(...)` or `nutpie.nutpie_scheme(...)`.
+    search_fn: the step the step-size search tries (default `step_fn`;
+      `run_chains` gives one leapfrog step, as Algorithm 4 has it).
+  Returns:
+    (final state, step size, inverse mass matrix, per-iteration info).
   """
-  final = num_warmup - int(step_size_window * num_warmup)
-  early_end = int(early_window * num_warmup)
-  adapt = np.arange(num_warmup) < final
-  switches = np.zeros(num_warmup, bool)
-  background = 1  # The starting point is the first entry.
-  for i in range(final):
-    background += 1
-    freq = early_switch if i < early_end else switch
-    if background >= freq and freq + i <= final:
-      switches[i] = True
-      background = 0
-  restart = np.zeros(num_warmup, bool)
-  if 0 < final < num_warmup:
-    restart[final - 1] = True
-  return adapt, switches, restart
-
-
-def draw_grad_inverse_mass(w, previous):
-  """sqrt(Var(x) / Var(g)) from a Welford over [x, g] (2d entries); where it
-  is not a positive finite number (fewer than 3 entries, a coordinate that
-  never moved or a constant gradient) the previous value is kept."""
-  dim = previous.shape[0]
-  var = w.m2 / jnp.maximum(w.count - 1, 1)
-  new = jnp.sqrt(var[:dim] / var[dim:])
-  ok = (w.count >= 3) & jnp.isfinite(new) & (new > 0)
-  return jnp.where(ok, new, previous)
-
-
-def gradient_inverse_mass(grad):
-  """nutpie's first metric, 1 / |g| at the starting point (1 where g is 0
-  or not finite): for N(0, s^2) started a typical distance away, |g| ~ 1/s."""
-  inv = 1.0 / jnp.abs(grad)
-  return jnp.where(jnp.isfinite(inv) & (inv > 0), inv, 1.0)
-
-
-# A dense estimate is taken over a diagonal one only where it lowers the
-# Fisher loss by this fraction; a Gaussian with diagonal covariance ties.
-DENSE_GAIN = 0.02
-
-
-def dense_draw_grad_inverse_mass(cov_x, cov_g, choose=False):
-  """The dense metric (Cov x) # (Cov g)^{-1}, the SPD geometric mean of the
-  draws' covariance and the inverse of the gradients' (Seyboldt et al.,
-  Theorem 2.3): it minimises the sample Fisher divergence
-  L(S) = tr(S Cov g) + tr(S^{-1} Cov x) between the preconditioned target
-  and N(0, I), and for a Gaussian it is the covariance exactly, on any
-  full-rank sample (Cov g = S^{-1} Cov x S^{-1} there).
-
-  Computed after scaling by the diagonal estimate D = sqrt(diag Cov x /
-  diag Cov g) (the mean is congruence-invariant; this keeps the two
-  eigendecompositions well conditioned in float32). With `choose`, returns
-  diag(D) instead unless the dense metric lowers L by `DENSE_GAIN`.
-  """
-  scale = jnp.sqrt(jnp.sqrt(jnp.diag(cov_x) / jnp.diag(cov_g)))  # D^{1/2}
-  a = cov_x / jnp.outer(scale, scale)
-  b = cov_g * jnp.outer(scale, scale)
-  eig_b, vec_b = jnp.linalg.eigh(b)
-  eig_b = jnp.maximum(eig_b, 1e-12 * jnp.max(eig_b))
-  b_half = (vec_b * jnp.sqrt(eig_b)) @ vec_b.T
-  b_inv_half = (vec_b / jnp.sqrt(eig_b)) @ vec_b.T
-  eig_c, vec_c = jnp.linalg.eigh(b_half @ a @ b_half)
-  root_c = jnp.sqrt(jnp.maximum(eig_c, 0.0))
-  mean = b_inv_half @ ((vec_c * root_c) @ vec_c.T) @ b_inv_half
-  dense = jnp.outer(scale, scale) * 0.5 * (mean + mean.T)
-  if not choose:
-    return dense
-  # In the scaled space the diagonal metric is I, so L_diag = tr a + tr b,
-  # and at the geometric mean L_dense = 2 tr((a b)^{1/2}) = 2 sum sqrt(c).
-  better = 2 * jnp.sum(root_c) < (1 - DENSE_GAIN) * (jnp.trace(a) +
-                                                     jnp.trace(b))
-  return jnp.where(better, dense, jnp.diag(scale**2))
-
-
-class DrawGradState(NamedTuple):
-  dual: DualAveraging
-  foreground: Welford  # Over [x, g]: 2d entries (a [2d, 2d] m2 if dense).
-  background: Welford
-  inverse_mass: jax.Array
-
-
-def run_nutpie_warmup(rng, state, step_fn: Callable, num_warmup: int,
-                      dense=False, target_accept=0.8, initial_step_size=1.0,
-                      initial_inverse_mass=None):
-  """nutpie's adaptation for one chain, with `run_warmup`'s arguments and
-  returns. The metric starts at 1 / |g| (or the given one) and is
-  re-estimated from draws and gradients, and dual averaging tunes the step
-  size throughout (restarted for the final step-size-only window, whose
-  averaged step size is returned).
-
-  dense: False, a diagonal metric refreshed after every draw; True, the
-  dense geometric mean (`dense_draw_grad_inverse_mass`), refreshed every
-  10 draws once the foreground has more than d + 1 entries (the diagonal
-  one, as a matrix, before); 'auto', the same but dense only where that
-  lowers the Fisher loss by `DENSE_GAIN`.
-  """
-  dim = state.position.shape[0]
-  dtype = state.position.dtype
-  as_matrix = bool(dense)
-  if initial_inverse_mass is None:
-    inv_mass0 = gradient_inverse_mass(state.logdensity_grad).astype(dtype)
-    inv_mass0 = jnp.diag(inv_mass0) if as_matrix else inv_mass0
-  else:
-    inv_mass0 = jnp.asarray(initial_inverse_mass, dtype)
   init_rng, rng = jax.random.split(rng)
-  eps0 = find_reasonable_step_size(init_rng, state, step_fn, inv_mass0,
-                                   initial_step_size)
-  empty = welford_init(2 * dim, as_matrix, dtype)
-  first = welford_update(empty, jnp.concatenate([state.position,
-                                                 state.logdensity_grad]))
-  adapt_mass, switches, restarts = nutpie_schedule(num_warmup)
-  refresh = adapt_mass & ((np.arange(num_warmup) % 10 == 9) | switches)
+  carry = scheme.init(init_rng, state, search_fn or step_fn)
 
-  def dense_metric(fore, previous):
-    cov = fore.m2 / jnp.maximum(fore.count - 1, 1)
-    cov_x, cov_g = cov[:dim, :dim], cov[dim:, dim:]
-    diagonal = draw_grad_inverse_mass(
-        fore._replace(m2=jnp.diag(fore.m2)), jnp.diag(previous))
-    full = dense_draw_grad_inverse_mass(cov_x, cov_g, choose=dense == 'auto')
-    ok = (fore.count > dim + 1) & jnp.all(jnp.isfinite(full))
-    return jnp.where(ok, full, jnp.diag(diagonal))
+  def body(c, xs):
+    state, carry = c
+    key, flags = xs
+    state, info = step_fn(key, state, *scheme.params(carry))
+    return (state, scheme.update(carry, state, info, flags)), info
 
-  def body(carry, xs):
-    state, adapt = carry
-    key, adapting, switch, refresh_now, restart = xs
-    state, info = step_fn(key, state, jnp.exp(adapt.dual.log_step),
-                          adapt.inverse_mass)
-    dual = dual_averaging_update(adapt.dual, info.acceptance_prob,
-                                 target_accept)
-    entry = jnp.concatenate([state.position, state.logdensity_grad])
-    keep = lambda new, old: jax.tree.map(
-        lambda n, o: jnp.where(adapting, n, o), new, old)
-    fore = keep(welford_update(adapt.foreground, entry), adapt.foreground)
-    back = keep(welford_update(adapt.background, entry), adapt.background)
-    # At a switch the background becomes the foreground; a fresh one starts.
-    fore = jax.tree.map(lambda b, f: jnp.where(switch, b, f), back, fore)
-    back = jax.tree.map(lambda e, b: jnp.where(switch, e, b), empty, back)
-    if as_matrix:  # Two eigendecompositions: only every 10 draws (a real
-      # branch, the flags being the same for every chain).
-      inverse_mass = jax.lax.cond(refresh_now, dense_metric,
-                                  lambda f, p: p, fore, adapt.inverse_mass)
-    else:
-      inverse_mass = jnp.where(
-          adapting, draw_grad_inverse_mass(fore, adapt.inverse_mass),
-          adapt.inverse_mass)
-    # The final window tunes the step size to the final metric afresh.
-    dual = jax.tree.map(lambda r, d: jnp.where(restart, r, d),
-                        dual_averaging_init(jnp.exp(dual.log_step)), dual)
-    return (state, DrawGradState(dual, fore, back, inverse_mass)), info
-
-  keys = jax.random.split(rng, num_warmup)
-  adapt = DrawGradState(dual_averaging_init(eps0), first, first, inv_mass0)
-  (state, adapt), infos = jax.lax.scan(
-      body, (state, adapt), (keys, jnp.asarray(adapt_mass),
-                             jnp.asarray(switches), jnp.asarray(refresh),
-                             jnp.asarray(restarts)))
-  return state, jnp.exp(adapt.dual.log_step_avg), adapt.inverse_mass, infos
+  num_warmup = scheme.schedule.shape[0]
+  (state, carry), infos = jax.lax.scan(
+      body, (state, carry), (jax.random.split(rng, num_warmup),
+                             jnp.asarray(scheme.schedule)))
+  return (state, *scheme.final(carry), infos)
 
 
-ADAPTATIONS = {'stan': run_warmup, 'nutpie': run_nutpie_warmup}
+def adapt_and_sample(rng, state, step_fn: Callable, search_fn: Callable,
+                     scheme: Scheme, num_draws: int):
+  """Warm-up and draws of one chain as one `lax.scan`: the kernel is traced
+  and compiled once, not once for warm-up and again for the draws (what
+  makes a sampler's compile time). The scheme updates only in warm-up; the
+  draws use its final step size and metric.
+
+  Returns:
+    (draws [num_draws, d], their info, warm-up info, step size, inverse
+    mass).
+  """
+  num_warmup = scheme.schedule.shape[0]
+  init_rng, rng = jax.random.split(rng)
+  carry = scheme.init(init_rng, state, search_fn)
+  flags = np.concatenate([scheme.schedule, np.zeros(
+      (num_draws, scheme.schedule.shape[1]), bool)])
+  warm = np.arange(num_warmup + num_draws) < num_warmup
+
+  def body(c, xs):
+    state, carry = c
+    key, is_warm, flags = xs
+    params = jax.tree.map(lambda w, f: jnp.where(is_warm, w, f),
+                          scheme.params(carry), scheme.final(carry))
+    state, info = step_fn(key, state, *params)
+    updated = scheme.update(carry, state, info, flags)
+    carry = jax.tree.map(lambda n, o: jnp.where(is_warm, n, o), updated,
+                         carry)
+    return (state, carry), (state.position, info)
+
+  (_, carry), (positions, infos) = jax.lax.scan(
+      body, (state, carry),
+      (jax.random.split(rng, num_warmup + num_draws), jnp.asarray(warm),
+       jnp.asarray(flags)))
+  split = lambda tree, part: jax.tree.map(lambda a: a[part], tree)
+  return (positions[num_warmup:], split(infos, slice(num_warmup, None)),
+          split(infos, slice(0, num_warmup)), *scheme.final(carry))
+

@@ -38,6 +38,7 @@ import optax
 
 from hmc import adaptation
 from hmc import kernel as kernel_lib
+from hmc import nutpie
 
 TARGET_ACCEPT = 0.651
 # Adam without momentum on log T at TFP's rate, 0.025, but with a short
@@ -144,9 +145,9 @@ def sample(rng, value_and_grad: Callable, positions, num_warmup: int,
   if metric == 'nutpie':
     first = adaptation.welford_update_batch(empty, entries(states))
     fallback = jnp.exp(jnp.mean(jnp.log(jax.vmap(
-        adaptation.gradient_inverse_mass)(states.logdensity_grad)), 0))
-    inv_mass0 = adaptation.draw_grad_inverse_mass(first, fallback)
-    in_window, window_end, restart = adaptation.nutpie_schedule(num_warmup)
+        nutpie.gradient_inverse_mass)(states.logdensity_grad)), 0))
+    inv_mass0 = nutpie.draw_grad_inverse_mass(first, fallback)
+    in_window, window_end, restart = nutpie.nutpie_schedule(num_warmup)
   else:
     first = empty
     inv_mass0 = jnp.ones(dim, dtype)
@@ -220,7 +221,7 @@ def sample(rng, value_and_grad: Callable, positions, num_warmup: int,
     if metric == 'nutpie':  # Switch, then refresh from the foreground.
       fore = jax.tree.map(lambda b, f: jnp.where(switch, b, f), back, fore)
       back = jax.tree.map(lambda e, b: jnp.where(switch, e, b), empty, back)
-      inverse_mass = jnp.where(adapting, adaptation.draw_grad_inverse_mass(
+      inverse_mass = jnp.where(adapting, nutpie.draw_grad_inverse_mass(
           fore, adapt.inverse_mass), adapt.inverse_mass)
     else:  # Stan: a new metric at each window's end, then fresh statistics.
       inverse_mass = jnp.where(switch, adaptation.welford_inverse_mass(fore),

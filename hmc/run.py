@@ -124,7 +124,7 @@ def summarise(res, rows, target):
       'min_ess_per_grad': float(np.min(ess_bulk) / grads),
       'compile_s': res.compile_s, 'run_s': res.run_s,
       'step_size': float(np.mean(res.step_size))}
-  if res.trajectory_length is not None:  # ChEES-HMC's tuned T.
+  if getattr(res, 'trajectory_length', None) is not None:  # ChEES-HMC's T.
     out['trajectory_length'] = float(np.mean(res.trajectory_length))
   if target.mean is not None:
     x = np.asarray(res.draws, np.float64)

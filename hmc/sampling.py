@@ -19,11 +19,13 @@ from common import sharding
 from common.errors import ConfigError
 from hmc import adaptation as adaptation_lib
 from hmc import chees
+from hmc import nutpie
 from hmc import kernel as kernel_lib
 import targets
 
 KERNELS = ('hmc', 'nuts', 'rwmh', 'chees')
-ADAPTATIONS = tuple(adaptation_lib.ADAPTATIONS)
+SCHEMES = {'stan': adaptation_lib.stan_scheme, 'nutpie': nutpie.nutpie_scheme}
+ADAPTATIONS = tuple(SCHEMES)
 # Compiled samplers of recent run_chains calls (insertion-ordered).
 _COMPILED = {}
 _MAX_COMPILED = 16
@@ -343,32 +345,38 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
     raise ConfigError("kernel='chees' tunes across chains; give it at least "
                       "2 (it is meant for hundreds)")
 
+  # The step-size search tries one leapfrog step (Hoffman & Gelman 2014,
+  # Algorithm 4), not a whole NUTS transition: less to compile, and it is
+  # what NumPyro and Stan do.
+  search_fn = (step_fn if kernel == 'rwmh' else
+               make_step_fn('hmc', logdensity_flat, num_steps=1))
+
   def one_chain(key, x0, eps, inv_mass):
-    warm_key, draw_key = jax.random.split(key)
     state = kernel_lib.init(x0, value_and_grad)
     if num_warmup == 0 and eps is not None:
       # As given: no search, no adaptation.
       step_size = eps
       if inv_mass is None:
         inv_mass = jnp.eye(dim, dtype=dtype) if dense else jnp.ones(dim, dtype)
-      info = jax.eval_shape(lambda: step_fn(warm_key, state, step_size,
+      info = jax.eval_shape(lambda: step_fn(key, state, step_size,
                                             inv_mass)[1])
       warm_info = jax.tree.map(lambda s: jnp.zeros((0,) + s.shape, s.dtype),
                                info)
-    else:
-      warmup = adaptation_lib.ADAPTATIONS[adaptation]
-      state, step_size, inv_mass, warm_info = warmup(
-          warm_key, state, step_fn, num_warmup, dense_mode, target_accept,
-          initial_step_size=1.0 if eps is None else eps,
-          initial_inverse_mass=inv_mass)
 
-    def body(state, key):
-      state, info = step_fn(key, state, step_size, inv_mass)
-      return state, (state.position, info)
+      def body(state, key):
+        state, info = step_fn(key, state, step_size, inv_mass)
+        return state, (state.position, info)
 
-    _, (draws, info) = jax.lax.scan(body, state,
-                                    jax.random.split(draw_key, num_draws))
-    return draws, info, warm_info, step_size, inv_mass
+      _, (draws, info) = jax.lax.scan(body, state,
+                                      jax.random.split(key, num_draws))
+      return draws, info, warm_info, step_size, inv_mass
+    # Warm-up and draws in one scan: the kernel is compiled once.
+    scheme = SCHEMES[adaptation](
+        num_warmup, dim, dtype, dense_mode, target_accept,
+        initial_step_size=1.0 if eps is None else eps,
+        initial_inverse_mass=inv_mass)
+    return adaptation_lib.adapt_and_sample(key, state, step_fn, search_fn,
+                                           scheme, num_draws)
 
   def all_chains(keys, x0, eps, inv_mass):
     # ChEES-HMC moves all chains together; one key drives it.

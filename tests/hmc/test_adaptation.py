@@ -11,12 +11,13 @@ import pytest
 
 from hmc import adaptation
 from hmc import diagnostics
+from hmc import nutpie
 from hmc import sampling
 import targets
 
 
 def test_nutpie_schedule_switches_every_10_then_every_80():
-  adapt, switch, restart = adaptation.nutpie_schedule(1000)
+  adapt, switch, restart = nutpie.nutpie_schedule(1000)
   # The metric adapts for the first 85%; the last 15% tunes the step only,
   # and dual averaging restarts where that window starts.
   assert adapt[:850].all() and not adapt[850:].any()
@@ -27,7 +28,7 @@ def test_nutpie_schedule_switches_every_10_then_every_80():
   assert ends[:3].tolist() == [9, 19, 29] and ends[29] == 299
   assert np.all(np.diff(ends[30:]) == 80) and ends[-1] == 699
   # Too short to switch: the estimate keeps every draw from the start.
-  adapt, switch, restart = adaptation.nutpie_schedule(9)
+  adapt, switch, restart = nutpie.nutpie_schedule(9)
   assert not switch.any() and adapt[:8].all() and restart[7]
 
 
@@ -41,7 +42,7 @@ def test_draw_grad_estimate_is_the_gaussian_variance(dim):
   w = adaptation.welford_init(2 * dim, False)
   for row in np.concatenate([x, -x / scale**2], 1):
     w = adaptation.welford_update(w, jnp.asarray(row, jnp.float32))
-  est = adaptation.draw_grad_inverse_mass(w, jnp.ones(dim))
+  est = nutpie.draw_grad_inverse_mass(w, jnp.ones(dim))
   np.testing.assert_allclose(est, scale**2, rtol=1e-4)
 
 
@@ -52,14 +53,14 @@ def test_draw_grad_estimate_keeps_the_previous_metric_where_undefined():
     w = adaptation.welford_update(w, jnp.array(row))
   # Two entries are too few.
   np.testing.assert_array_equal(
-      adaptation.draw_grad_inverse_mass(w, previous), previous)
+      nutpie.draw_grad_inverse_mass(w, previous), previous)
   w = adaptation.welford_update(w, jnp.array([3.0, 5.0, -3.0, 0.5]))
   # Coordinate 0 is estimated (Var x / Var g = 1); coordinate 1 never moved
   # and its gradient is constant, 0 / 0, so it keeps its previous value.
-  np.testing.assert_allclose(adaptation.draw_grad_inverse_mass(w, previous),
+  np.testing.assert_allclose(nutpie.draw_grad_inverse_mass(w, previous),
                              [1.0, 3.0])
   g = jnp.array([0.0, -4.0, jnp.inf])
-  np.testing.assert_allclose(adaptation.gradient_inverse_mass(g),
+  np.testing.assert_allclose(nutpie.gradient_inverse_mass(g),
                              [1.0, 0.25, 1.0])
 
 
@@ -148,19 +149,19 @@ def test_dense_draw_grad_metric_is_the_gaussian_covariance(dim):
   cov *= np.outer(np.logspace(-1, 1, dim), np.logspace(-1, 1, dim))
   x = rng.multivariate_normal(np.zeros(dim), cov, size=4 * dim)
   g = -np.linalg.solve(cov, x.T).T
-  est = adaptation.dense_draw_grad_inverse_mass(
+  est = nutpie.dense_draw_grad_inverse_mass(
       jnp.asarray(np.cov(x.T), jnp.float32), jnp.asarray(np.cov(g.T),
                                                          jnp.float32))
   np.testing.assert_allclose(est, cov, rtol=2e-3, atol=2e-3 * np.abs(cov).max())
   # 'auto' keeps it where the correlation matters ...
-  chosen = adaptation.dense_draw_grad_inverse_mass(
+  chosen = nutpie.dense_draw_grad_inverse_mass(
       jnp.asarray(np.cov(x.T), jnp.float32),
       jnp.asarray(np.cov(g.T), jnp.float32), choose=True)
   np.testing.assert_allclose(chosen, est)
   # ... and takes the diagonal for independent coordinates, where they tie.
   s = np.logspace(-1, 1, dim)
   xi = rng.normal(size=(4 * dim, dim)) * s
-  chosen = adaptation.dense_draw_grad_inverse_mass(
+  chosen = nutpie.dense_draw_grad_inverse_mass(
       jnp.asarray(np.cov(xi.T), jnp.float32),
       jnp.asarray(np.cov((-xi / s**2).T), jnp.float32), choose=True)
   np.testing.assert_allclose(chosen, np.diag(s**2), rtol=1e-3)
