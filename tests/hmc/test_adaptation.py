@@ -89,20 +89,6 @@ def test_nutpie_learns_three_decades_of_scales_in_a_short_warmup():
   assert np.abs(z_mean).max() < 4.5 and np.abs(z_var).max() < 4.5
 
 
-def test_nutpie_samples_a_correlated_target_correctly():
-  # Off the diagonal the estimate is a compromise; the sampler stays exact.
-  target = targets.get('correlated_gaussian')
-  res = sampling.run_chains(jax.random.key(4), target,
-                            target.initial(jax.random.key(5), 4), 'nuts',
-                            num_warmup=300, num_draws=1000,
-                            adaptation='nutpie')
-  x = res.draws.reshape(-1, 2)
-  ess = min(diagnostics.ess(res.draws[..., i]) for i in range(2))
-  assert np.abs(x.mean(0)).max() < 4 * math.sqrt(1 / ess)
-  assert np.abs(x.var(0) - 1).max() < 4 * math.sqrt(2 / ess)
-  assert abs(np.corrcoef(x.T)[0, 1] - 0.9) < 0.03
-
-
 @pytest.mark.parametrize('kwargs, match', [
     ({'adaptation': 'pathfinder'}, 'unknown adaptation'),
     ({'dense_mass': 'auto'}, "use it with adaptation='nutpie'"),

