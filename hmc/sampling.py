@@ -1,10 +1,11 @@
-"""Many chains of any kernel: warm-up (window adaptation) then draws, as one
-jitted function of `lax.scan`s, vmapped over chains and sharded over devices.
+"""Many chains of any kernel: warm-up (Stan's or nutpie's scheme) and draws
+as one jitted `lax.scan` per chain, vmapped over chains and sharded over
+devices; ChEES-HMC (hmc/chees.py) runs its chains together instead.
 
 `run_chains` is the library entry: a log density over any pytree, starting
 positions with a leading chain axis, and optionally a step size and an
 inverse mass matrix of one's own (used as given with `num_warmup=0`, as
-starting values of Stan's window adaptation otherwise). Bad arguments are
+starting values of the warm-up otherwise). Bad arguments are
 `ConfigError`s, which are `ValueError`s.
 """
 import time
@@ -247,7 +248,9 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
   HMC (Neal 2011, arXiv:1206.1901), NUTS (Hoffman & Gelman 2014,
   arXiv:1111.4246, in Betancourt's multinomial form, arXiv:1701.02434) or
   random-walk Metropolis, after Stan's window adaptation or nutpie's
-  adaptation from draws and gradients (hmc/adaptation.py).
+  adaptation from draws and gradients (hmc/adaptation.py, hmc/nutpie.py);
+  or ChEES-HMC (Hoffman, Radul & Sountsov 2021, hmc/chees.py) for many
+  chains.
 
   Args:
     rng: a jax PRNG key.
@@ -256,7 +259,10 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
       the shapes of `initial_positions`.
     initial_positions: that pytree with a leading chain axis on every leaf,
       [chains, *leaf_shape] (`targets.Target.initial(rng, chains)`).
-    kernel: 'nuts', 'hmc' (num_steps leapfrog steps) or 'rwmh'.
+    kernel: 'nuts', 'hmc' (num_steps leapfrog steps), 'rwmh', or 'chees'
+      (jittered HMC with one trajectory length, step size and diagonal
+      metric tuned across the chains; needs 2 chains, is meant for
+      hundreds, and uses `adaptation`'s estimator pooled over them).
     num_warmup: adaptation iterations; 0 samples with the given step_size
       and inverse_mass as they are.
     dense_mass: adapt a dense (True) or diagonal (False) inverse mass
@@ -280,9 +286,12 @@ def run_chains(rng, logdensity_fn, initial_positions, kernel='nuts',
     adaptation: 'stan' (step size by dual averaging, the metric from the
       draws' variances over doubling windows) or 'nutpie' (a diagonal metric
       sqrt(Var(draws) / Var(gradients)) refreshed after every draw, from the
-      draws since the last switch; Seyboldt et al., PyMC's nutpie). nutpie's
-      metric is right after tens of draws, so a warm-up of 200-300 does what
-      Stan's needs 1000 for (docs/RESULTS.md has the measurements).
+      draws since the last switch, or the dense analogue; Seyboldt et al.,
+      PyMC's nutpie). nutpie's metric is right after tens of draws, so a
+      warm-up of 300 does what Stan's needs 1000 for (docs/RESULTS.md has
+      the measurements).
+    target_accept: the acceptance the step size is tuned to; default 0.8,
+      0.651 for ChEES's harmonic mean, at most 0.234 for the random walk.
     step_size_jitter: j in [0, 1): each transition's step size is drawn
       from [(1 - j) eps, (1 + j) eps] (Stan's stepsize_jitter), in warm-up
       and sampling; for static HMC, whose fixed number of steps can
