@@ -3,11 +3,12 @@
 
 Command:   python launch.py --config=configs/hmc_banana.py --workdir=runs/hmc_banana
 Hardware:  2-core CPU (no accelerator).
-Wall time: compile 4.0 s + run 0.14 s (warm-up and draws, 4 chains)
+Wall time: compile 2.6 s + run 0.14 s (warm-up and draws, 4 chains)
 Result:    NUTS, 4 chains x (1000 warm-up + 1000 draws), diagnostics as ArviZ:
-           min bulk ESS 374, max R-hat 1.013, 22 divergences, acceptance 0.85,
-           8.8 gradients per draw; moment errors: max |z| 3.06 (means), 9.65
-           (variances). The curved ridge makes one 4-chain run noisy (22
+           min bulk ESS 272, max R-hat 1.028, 13 divergences, acceptance 0.88,
+           9.8 gradients per draw; moment errors: max |z| 1.40 (means), 5.73
+           (variances).
+           The curved ridge makes one 4-chain run noisy (13
            divergences at its tips).
 Smoke:     --config=configs/hmc_banana.py:smoke (a few seconds).
 

@@ -3,12 +3,13 @@
 
 Command:   python launch.py --config=configs/hmc_ill_conditioned.py --workdir=runs/hmc_ill_conditioned
 Hardware:  2-core CPU (no accelerator).
-Wall time: compile 4.1 s + run 8.34 s (warm-up and draws, 4 chains)
+Wall time: compile 3.1 s + run 8.53 s (warm-up and draws, 4 chains)
 Result:    NUTS, 4 chains x (1000 warm-up + 1000 draws), diagnostics as ArviZ:
-           min bulk ESS 2214, max R-hat 1.002, 0 divergences, acceptance 0.86,
-           271.2 gradients per draw; moment errors: max |z| 2.61 (means), 2.82
-           (variances). With dense=True (learned rotation): min ESS 5296 at
-           14.3 gradients per draw, 894 ESS/s.
+           min bulk ESS 2282, max R-hat 1.003, 0 divergences, acceptance 0.88,
+           292.5 gradients per draw; moment errors: max |z| 3.56 (means), 3.04
+           (variances).
+           With dense=True (learned rotation): min ESS 5576 at
+           14.9 gradients per draw, 877 ESS/s.
 Smoke:     --config=configs/hmc_ill_conditioned.py:smoke (a few seconds).
 
 Arguments (every HMC config): kernel=nuts|hmc|rwmh|chees, chains, warmup,
