@@ -30,7 +30,6 @@ run (warm-up included) and per gradient (draws), max R-hat and, where the
 target knows them, the largest |mean error| in posterior sds. Medians and
 [min, max] over seeds; compile time apart.
 """
-import json
 import os
 import sys
 import time
@@ -173,19 +172,10 @@ def main(_):
             f"{s['min_ess_per_grad']['median']:.4f}  R-hat "
             f"{s['max_rhat']['max']:.3f}", flush=True)
     results.append(row)
-  meta = {'device': str(jax.devices()[0].device_kind),
-          'cpus': os.cpu_count(), 'jax': jax.__version__,
-          'chains': _MANY.value, 'warmup': _MANY_WARMUP.value,
-          'draws': _MANY_DRAWS.value, 'seeds': _MANY_SEEDS.value}
-  try:
-    import blackjax  # pylint: disable=g-import-not-at-top
-    meta['blackjax'] = blackjax.__version__
-  except ImportError:
-    pass
-  os.makedirs(os.path.dirname(_MANY_OUT.value) or '.', exist_ok=True)
-  with open(_MANY_OUT.value, 'w') as f:
-    json.dump({'meta': meta, 'results': results}, f, indent=1)
-
+  hmc_vs_peers.write_results(
+      _MANY_OUT.value, results, chains=_MANY.value,
+      warmup=_MANY_WARMUP.value, draws=_MANY_DRAWS.value,
+      seeds=_MANY_SEEDS.value)
 
 if __name__ == '__main__':
   app.run(main)

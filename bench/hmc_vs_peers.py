@@ -286,22 +286,24 @@ def main(_):
                 by_lib[ours]['min_ess_per_s']['median']
                 / by_lib[peer]['min_ess_per_s']['median'])
       results.append(row)
-  meta = {'device': str(jax.devices()[0].device_kind),
-          'cpus': os.cpu_count(), 'jax': jax.__version__,
-          'chains': _CHAINS.value, 'warmup': _WARMUP.value,
-          'draws': _DRAWS.value, 'num_steps': _STEPS.value,
-          'nutpie_warmup': _NUTPIE_WARMUP.value,
-          'seeds': _SEEDS.value}
-  try:
-    import blackjax  # pylint: disable=g-import-not-at-top
-    import numpyro  # pylint: disable=g-import-not-at-top
-    meta.update(blackjax=blackjax.__version__, numpyro=numpyro.__version__)
-  except ImportError:
-    pass
-  os.makedirs(os.path.dirname(_OUT.value) or '.', exist_ok=True)
-  with open(_OUT.value, 'w') as f:
-    json.dump({'meta': meta, 'results': results}, f, indent=1)
+  write_results(_OUT.value, results, chains=_CHAINS.value,
+                warmup=_WARMUP.value, draws=_DRAWS.value,
+                num_steps=_STEPS.value, nutpie_warmup=_NUTPIE_WARMUP.value,
+                seeds=_SEEDS.value)
 
+
+def write_results(path, results, **settings):
+  """{'meta': machine, versions and `settings`, 'results'} as JSON."""
+  meta = {'device': str(jax.devices()[0].device_kind),
+          'cpus': os.cpu_count(), 'jax': jax.__version__, **settings}
+  for lib in ('blackjax', 'numpyro'):
+    try:
+      meta[lib] = __import__(lib).__version__
+    except ImportError:
+      pass
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  with open(path, 'w') as f:
+    json.dump({'meta': meta, 'results': results}, f, indent=1)
 
 if __name__ == '__main__':
   app.run(main)

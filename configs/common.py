@@ -221,8 +221,7 @@ def hmc_config(target, **overrides):
   c.target = target
   c.dim = 0                  # Dimension for std_gaussian / funnel /
                              # ill_conditioned; 0 = the target's default.
-  c.kernel = 'nuts'          # nuts | hmc | rwmh | chees (ChEES-HMC: for
-                             # hundreds of chains)
+  c.kernel = 'nuts'          # nuts | hmc | rwmh | chees (many chains)
   c.num_chains = 4
   c.num_warmup = 1000
   c.num_draws = 1000

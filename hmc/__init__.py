@@ -26,6 +26,7 @@ from hmc.diagnostics import ess
 from hmc.diagnostics import ess_bulk
 from hmc.diagnostics import ess_tail
 from hmc.diagnostics import format_summary
+from hmc.diagnostics import moment_z
 from hmc.diagnostics import rhat
 from hmc.diagnostics import split_rhat
 from hmc.diagnostics import summary
@@ -60,5 +61,6 @@ __all__ = [
     'run_warmup', 'window_schedule', 'find_reasonable_step_size',
     # Diagnostics.
     'ess', 'ess_bulk', 'ess_tail', 'rhat', 'split_rhat', 'summary',
+    'moment_z',
     'format_summary',
 ]

@@ -180,6 +180,28 @@ def ess_tail(draws, probs=(0.05, 0.95)):
   return min(out)
 
 
+def moment_z(draws, mean, var):
+  """Errors of the pooled mean and variance of each coordinate in Monte
+  Carlo standard errors, (z_mean [d], z_var [d]), for draws [chains, draws,
+  d] of a target with known `mean` and `var` [d].
+
+  As ArviZ's mcse: the mean's error from the ESS of x, sqrt(var / ESS(x));
+  the variance's from the ESS of the squared deviations s = (x - mean)^2,
+  sd(s) / sqrt(ESS(s)) -- not the ESS of x (on antithetic chains ESS(x) can
+  exceed the draws while ESS(s) stays below). ArviZ's mcse(method='sd')
+  before its delta method.
+  """
+  x = np.asarray(draws, np.float64)
+  mean, var = np.asarray(mean, np.float64), np.asarray(var, np.float64)
+  z_mean, z_var = [], []
+  for i in range(x.shape[-1]):
+    xi = x[..., i]
+    s = (xi - xi.mean())**2
+    z_mean.append((xi.mean() - mean[i]) / np.sqrt(var[i] / ess(xi)))
+    z_var.append((s.mean() - var[i]) / np.sqrt(s.var() / ess(s)))
+  return np.array(z_mean), np.array(z_var)
+
+
 def summary(draws, names=None):
   """Per-parameter rows: mean, sd, 5/50/95% quantiles, ESS bulk/tail, R-hat.
 

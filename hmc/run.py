@@ -127,30 +127,10 @@ def summarise(res, rows, target):
   if getattr(res, 'trajectory_length', None) is not None:  # ChEES-HMC's T.
     out['trajectory_length'] = float(np.mean(res.trajectory_length))
   if target.mean is not None:
-    x = np.asarray(res.draws, np.float64)
-    mean, var = x.mean((0, 1)), x.var((0, 1))
-    # Monte Carlo standard errors as ArviZ's mcse: the mean's from the ESS
-    # of x, the variance's from the ESS of the squared deviations.
-    ess_mean = np.array([diagnostics.ess(x[..., i]) for i in range(x.shape[-1])])
-    z_mean = (mean - target.mean) / np.sqrt(target.var / ess_mean)
-    z_var = (var - target.var) / _mcse_var(x, mean)
+    z_mean, z_var = diagnostics.moment_z(res.draws, target.mean, target.var)
     out['max_abs_z_mean'] = float(np.max(np.abs(z_mean)))
     out['max_abs_z_var'] = float(np.max(np.abs(z_var)))
   return out
-
-
-def _mcse_var(x, mean):
-  """Monte Carlo standard error of the variance of each x[..., i] [chains,
-  draws, d]: the variance x.var() is the mean of the squared deviations
-  s = (x - mean)^2, so its error is sd(s) / sqrt(ESS(s)) -- the ESS of the
-  squared deviations, not of x (on antithetic chains ESS(x) can exceed the
-  draws while ESS(s) stays below). As ArviZ's mcse(method='sd') before its
-  delta method."""
-  out = []
-  for i in range(x.shape[-1]):
-    s = (x[..., i] - mean[i])**2
-    out.append(np.sqrt(s.var() / diagnostics.ess(s)))
-  return np.array(out)
 
 
 def write_outputs(workdir, res, rows, table, final, target, config):
