@@ -1,6 +1,6 @@
 """Command line: lossless image compression with a trained VAE (BB-ANS).
 
-  python -m coding compress --model=WORKDIR IN.npz OUT [--chains=100]
+  python -m coding compress --model=WORKDIR IN.npz OUT [--chains=N]
       [--bucket_bits=8] [--precision=24] [--force]
   python -m coding decompress --model=WORKDIR IN OUT.npz [--force]
 
@@ -50,9 +50,12 @@ def _parser():
   sub = parser.add_subparsers(dest='command', required=True)
   c = sub.add_parser('compress', help='images (.npz) -> compressed file')
   c.add_argument('--model', required=True, help='workdir of a trained VAE')
-  c.add_argument('--chains', type=int, default=100,
+  c.add_argument('--chains', type=int, default=None,
                  help='parallel chains (a positive integer; lowered to a '
-                 'divisor of the number of images)')
+                 'divisor of the number of images). Default: one per '
+                 f'{compressor.IMAGES_PER_CHAIN} images, at most '
+                 f'{compressor.MAX_CHAINS}, so that small files do not pay '
+                 'many chains\' initial bits')
   c.add_argument('--bucket_bits', type=int, default=8,
                  help='latent discretisation, 1..16 bits')
   c.add_argument('--precision', type=int, default=24,

@@ -16,7 +16,9 @@ Chains run in parallel: with B chains the message has B lanes and image i
 goes to chain i mod B; the images of a chain are coded one after another,
 each popping the bits its predecessor pushed. Sub-pixels and latent
 dimensions are coded one column at a time on those B lanes, so the per-lane
-flush overhead (64 bits per lane) is paid once per chain, not per pixel.
+flush overhead (64 bits per lane) is paid once per chain, not per pixel;
+each of the three parts of an image (posterior, likelihood, prior) is one
+compiled call over all its columns (`rans.push_columns` / `pop_columns`).
 The first pop of each chain needs clean bits: `initial_words` random words
 start the message, and decoding ends by returning exactly them.
 
@@ -24,7 +26,9 @@ The model's evaluation is one jitted function per batch shape, run on the
 same inputs by encoder and decoder, and its outputs become integer tables
 in float64 numpy; so both sides build identical tables.
 """
+import concurrent.futures
 import functools
+import os
 from typing import NamedTuple
 
 import jax
@@ -39,7 +43,9 @@ from common.errors import ConfigError
 class VAECoderModel(NamedTuple):
   """What bits-back needs from a trained one-layer VAE (jitted functions)."""
   posterior: callable   # x [B, ...] ints -> (mean, scale) [B, Z] float64
-  decoder_pmf: callable  # z [B, Z] -> pmf [B, D, L] float64
+  decoder: callable     # z [B, Z] -> raw decoder output [B, D, P]
+  pmf: callable         # raw output [N, D, P] -> pmf [N, D, L] float64,
+                        # row by row (so chunks of rows give the same values)
   latent_dim: int
   levels: int           # Values per sub-pixel of the coded data.
   data_shape: tuple
@@ -75,39 +81,48 @@ def vae_coder_model(objective, variables):
     mean, scale = _posterior(jnp.asarray(x))
     return np.asarray(mean, np.float64), np.asarray(scale, np.float64)
 
-  def decoder_pmf(z):
-    pmf = lik.pmf(_decoder(jnp.asarray(z, jnp.float32)))
-    return pmf.reshape(z.shape[0], -1, levels)
+  def decoder(z):
+    out = np.asarray(_decoder(jnp.asarray(z, jnp.float32)))
+    return out.reshape(z.shape[0], -1, lik.params_per_dim)
 
-  return VAECoderModel(posterior, decoder_pmf, model.latents[0], levels,
+  def pmf(params):
+    return lik.pmf(params).reshape(*params.shape[:2], levels)
+
+  return VAECoderModel(posterior, decoder, pmf, model.latents[0], levels,
                        tuple(model.data_shape))
 
 
-def _columns(cols):
-  """A codec for symbols [B, D] coded column by column on B lanes, column d
-  with codec cols[d] (popped in reverse)."""
-  def push(msg, symbols):
-    for d, codec in enumerate(cols):
-      msg = codec.push(msg, symbols[:, d])
-    return msg
-
-  def pop(msg):
-    out = [None] * len(cols)
-    for d in reversed(range(len(cols))):
-      msg, out[d] = cols[d].pop(msg)
-    return msg, np.stack(out, 1)
-
-  return codecs.Codec(push, pop)
+# Table building is row by row, so it runs on chunks of images in threads
+# (numpy, scipy's ndtr and the compiled kernels release the GIL); the tables
+# do not depend on the chunking.
+_WORKERS = max(1, min(8, os.cpu_count() or 1))
+_POOL = concurrent.futures.ThreadPoolExecutor(_WORKERS)
 
 
-def _categorical_columns(freqs, precision):
-  """Columns with their own tables freqs[:, d] ([B, D, K])."""
-  return _columns([codecs.Categorical(freqs[:, d], precision)
-                   for d in range(freqs.shape[1])])
+def _tables(pmf_fn, args, precision):
+  """Cumulative tables [D, B, K+1] of pmf_fn(*args) [B, D, K] for symbols
+  [B, D] coded column by column on B lanes; args [B, ...] are split into
+  image chunks that build their tables in parallel."""
+  n = len(args[0])
+  chunks = min(_WORKERS, n)
+  edges = np.linspace(0, n, chunks + 1).astype(int)
+  def chunk(lo, hi):
+    freqs = codecs.quantize_pmf(pmf_fn(*(a[lo:hi] for a in args)), precision)
+    return rans.cumulative(np.swapaxes(freqs, 0, 1))
+  if chunks == 1:
+    return chunk(0, n)
+  return np.concatenate(list(_POOL.map(chunk, edges[:-1], edges[1:])), 1)
 
 
-def _uniform_columns(bits, b, d):
-  return _columns([codecs.Uniform(bits, b)] * d)
+def _push(msg, cum, symbols, precision):
+  """Pushes symbols [B, D] (column d under cum[d], d = 0..D-1)."""
+  return rans.push_columns(msg, symbols.T, cum, precision)
+
+
+def _pop(msg, cum, precision):
+  """Pops what `_push` pushed: symbols [B, D]."""
+  msg, symbols = rans.pop_columns(msg, cum, precision)
+  return msg, symbols.T
 
 
 @functools.lru_cache(maxsize=8)
@@ -126,33 +141,38 @@ class BBANS:
     self.bits = bucket_bits
     self.precision = precision
 
-  def _posterior_codec(self, x):
+  def _posterior_tables(self, x):
+    """q(z|x)'s tables on the buckets: [Z, B, 2^bits + 1]."""
     mean, scale = self.model.posterior(x)
-    pmf = codecs.gaussian_bucket_pmf(mean, scale, self.bits)
-    b, z = mean.shape
-    return _categorical_columns(
-        codecs.quantize_pmf(pmf, self.precision).reshape(b, z, -1),
-        self.precision)
+    pmf = lambda m, s: codecs.gaussian_bucket_pmf(m, s, self.bits).reshape(
+        *m.shape, -1)
+    return _tables(pmf, (mean, scale), self.precision)
 
-  def _likelihood_codec(self, buckets):
-    pmf = self.model.decoder_pmf(_centres(self.bits)[buckets])
-    return _categorical_columns(codecs.quantize_pmf(pmf, self.precision),
-                                self.precision)
+  def _likelihood_tables(self, buckets):
+    """p(x|z)'s tables at the buckets' centres: [D, B, levels + 1]."""
+    params = self.model.decoder(_centres(self.bits)[buckets])
+    return _tables(self.model.pmf, (params,), self.precision)
+
+  def _prior_tables(self):
+    """The prior is uniform on the buckets: one table for every symbol."""
+    return rans.cumulative(np.ones(1 << self.bits, np.int64))
 
   def push(self, msg, x):
     """Encodes images x [B, ...] (one per lane)."""
     b = x.shape[0]
     flat = x.reshape(b, -1).astype(np.int64)
-    msg, buckets = self._posterior_codec(x).pop(msg)          # Bits back.
-    msg = self._likelihood_codec(buckets).push(msg, flat)
-    return _uniform_columns(self.bits, b, self.model.latent_dim).push(msg, buckets)
+    msg, buckets = _pop(msg, self._posterior_tables(x), self.precision)  # Bits back.
+    msg = _push(msg, self._likelihood_tables(buckets), flat, self.precision)
+    return rans.push_columns(msg, buckets.T, self._prior_tables(), self.bits)
 
   def pop(self, msg, b):
     """Decodes B images; the exact inverse of `push`."""
-    msg, buckets = _uniform_columns(self.bits, b, self.model.latent_dim).pop(msg)
-    msg, flat = self._likelihood_codec(buckets).pop(msg)
+    msg, buckets = rans.pop_columns(msg, self._prior_tables(), self.bits,
+                                    shape=(self.model.latent_dim, b))
+    buckets = buckets.T
+    msg, flat = _pop(msg, self._likelihood_tables(buckets), self.precision)
     x = flat.reshape(b, *self.model.data_shape).astype(np.uint8)
-    msg = self._posterior_codec(x).push(msg, buckets)         # Bits returned.
+    msg = _push(msg, self._posterior_tables(x), buckets, self.precision)  # Bits returned.
     return msg, x
 
 

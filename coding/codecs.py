@@ -22,6 +22,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 from scipy import special
 
+from coding import kernels
 from coding import rans
 
 
@@ -37,6 +38,12 @@ def quantize_pmf(probs, precision):
   the remainder to the largest fractional parts (ties to the lower index).
   Needs K <= 2^precision. Works on float64 probabilities; rows are
   renormalised first.
+
+  The remainder r of a row (< K) goes to the fractional parts above the
+  row's r-th largest and to the first of those equal to it: one sort of
+  the values for the threshold and one compiled pass
+  (`kernels.add_remainders`) instead of ranking every entry with two
+  argsorts; the same tables, several times faster.
   """
   p = np.asarray(probs, np.float64)
   k = p.shape[-1]
@@ -48,12 +55,14 @@ def quantize_pmf(probs, precision):
   p = np.where(sums > 0, p / np.where(sums > 0, sums, 1), 1.0 / k)
   spare = total - k
   scaled = p * spare
-  freqs = np.floor(scaled).astype(np.int64)
-  short = spare - freqs.sum(-1)                   # < K per row.
-  frac = scaled - freqs
-  order = np.argsort(-frac, axis=-1, kind='stable')
-  rank = np.argsort(order, axis=-1, kind='stable')
-  freqs += (rank < short[..., None]).astype(np.int64)
+  floor = np.floor(scaled)
+  freqs = floor.astype(np.int64)
+  short = spare - freqs.sum(-1)                   # In 0..K-1 per row.
+  frac = (scaled - floor).reshape(-1, k)
+  short = short.reshape(-1)
+  threshold = np.take_along_axis(np.sort(frac, -1),
+                                 k - np.maximum(short, 1)[:, None], -1)[:, 0]
+  kernels.add_remainders(freqs.reshape(-1, k), frac, short, threshold)
   return freqs + 1
 
 

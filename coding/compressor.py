@@ -87,11 +87,28 @@ def largest_divisor_at_most(n, k):
   return max(c for c in range(1, min(n, k) + 1) if n % c == 0)
 
 
+# Each chain costs its initial bits (latent_dim * bucket_bits, rounded up
+# to words) and a 64-bit final state: about three binarized-MNIST images'
+# worth with 50 latents. 250 images per chain keeps that near 1% of a file,
+# and 100 chains at most keep the per-batch cost of the model call
+# amortised (one batch per `chains` images).
+IMAGES_PER_CHAIN = 250
+MAX_CHAINS = 100
+
+
+def auto_chains(num_images):
+  """The default number of chains for a file of `num_images` images: one
+  per IMAGES_PER_CHAIN images (at least one, at most MAX_CHAINS), lowered
+  to a divisor of num_images."""
+  target = max(1, min(MAX_CHAINS, num_images // IMAGES_PER_CHAIN))
+  return largest_divisor_at_most(num_images, target)
+
+
 def check_options(chains, bucket_bits, precision):
   """Coding options, checked before any work: one clear error each."""
   def is_int(v):
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-  if not is_int(chains) or chains < 1:
+  if chains is not None and (not is_int(chains) or chains < 1):
     raise ConfigError(f'--chains must be a positive integer, got {chains!r}')
   if not is_int(bucket_bits) or not 1 <= bucket_bits <= 16:
     raise ConfigError(f'--bucket_bits must be an integer in 1..16, got '
@@ -101,15 +118,18 @@ def check_options(chains, bucket_bits, precision):
                       f'(above --bucket_bits={bucket_bits}), got {precision!r}')
 
 
-def compress(model, fingerprint, images, chains=100, bucket_bits=8,
+def compress(model, fingerprint, images, chains=None, bucket_bits=8,
              precision=24, initial_words=0, seed=0, progress=None):
   """Bytes of a compressed file holding `images` (decompressed to the same
-  shape: a missing channel axis is added for coding and dropped again)."""
+  shape: a missing channel axis is added for coding and dropped again).
+  `chains` defaults to `auto_chains(len(images))`; a given number is
+  lowered to a divisor of the number of images."""
   check_options(chains, bucket_bits, precision)
-  chains, bucket_bits, precision = int(chains), int(bucket_bits), int(precision)
+  bucket_bits, precision = int(bucket_bits), int(precision)
   original_shape = list(np.shape(images))
   images = check_images(images, model)
-  chains = largest_divisor_at_most(len(images), chains)
+  chains = (auto_chains(len(images)) if chains is None
+            else largest_divisor_at_most(len(images), int(chains)))
   coder = bitsback.BBANS(model, bucket_bits, precision)
   # Clean bits for the first pop of every chain. They are overhead (and come
   # back on decoding), so start from the typical need, latent_dim *

@@ -22,6 +22,11 @@ Popping more information than a message holds is an error here, not a
 silent stream of made-up bits: bits-back coding starts from explicit
 initial words (`random_message`).
 
+`push_columns` / `pop_columns` code a whole [T, n] block of symbols (column
+t on the n lanes, t = 0..T-1) in one compiled call (`coding/kernels.py`)
+and give exactly the message that T calls of `push` / `pop` give; `push` and
+`pop` stay as the reference they are tested against.
+
 `to_bytes` / `from_bytes` serialise a message: magic, format version, lane
 count, tail length, a CRC-32 of the payload, then the heads and the words.
 """
@@ -31,6 +36,7 @@ import zlib
 
 import numpy as np
 
+from coding import kernels
 from common.errors import UserError
 
 WORD_BITS = 32
@@ -72,12 +78,16 @@ class Message:
 
   def _push_words(self, words):
     n = len(words)
+    self._reserve(n)
+    self._buf[self._len:self._len + n] = words
+    self._len += n
+
+  def _reserve(self, n):
+    """Room for n more words (a compiled push writes them in place)."""
     if self._len + n > len(self._buf):
       grown = np.zeros(max(2 * len(self._buf), self._len + n), np.uint32)
       grown[:self._len] = self._buf[:self._len]
       self._buf = grown
-    self._buf[self._len:self._len + n] = words
-    self._len += n
 
   def _pop_words(self, n):
     if n > self._len:
@@ -199,6 +209,83 @@ def pop(msg, starts, freqs, precision, offset=0):
     x[refill] = (x[refill] << np.uint64(WORD_BITS)) | words
   msg.head[offset:offset + n] = x
   return msg
+
+
+def cumulative(freqs):
+  """Cumulative tables [..., K+1] (0 first) of integer frequencies [..., K],
+  as uint64: the tables `push_columns` and `pop_columns` code with."""
+  freqs = np.asarray(freqs)
+  if freqs.dtype.kind not in 'iub':
+    raise CodingError(f'frequency tables must be integers, got {freqs.dtype}')
+  if freqs.size and freqs.min() < 0:
+    raise CodingError('a frequency table has a negative entry')
+  cum = np.zeros((*freqs.shape[:-1], freqs.shape[-1] + 1), np.uint64)
+  np.cumsum(freqs, -1, dtype=np.uint64, out=cum[..., 1:])
+  return cum
+
+
+def _columns_tables(cum, shape, precision):
+  """(tables [T * n or 1, K+1], shared) for the kernels from cum [T, n, K+1]
+  or one table [K+1] for every symbol of `shape`, after checking the
+  tables are valid intervals."""
+  cum = np.asarray(cum)
+  if cum.dtype != np.uint64 or cum.ndim not in (1, 3) or cum.shape[-1] < 2:
+    raise CodingError('columns need uint64 cumulative tables (from '
+                      'rans.cumulative) [columns, lanes, K+1] or one [K+1], '
+                      f'got {cum.dtype} {cum.shape}')
+  if cum.ndim == 3 and cum.shape[:2] != tuple(shape):
+    raise CodingError(f'tables for {cum.shape[:2]} symbols, not {tuple(shape)}')
+  tables = np.ascontiguousarray(cum.reshape(-1, cum.shape[-1]))
+  if not kernels.valid_tables(tables, np.uint64(1 << precision)):
+    raise CodingError(f'invalid cumulative tables: each must start at 0, never '
+                      f'decrease and end at most at 2^{precision}')
+  return tables, cum.ndim == 1
+
+
+def push_columns(msg, symbols, cum, precision, offset=0):
+  """Pushes integer symbols [T, n] under cumulative tables cum [T, n, K+1]
+  (`cumulative`; or one table [K+1] for all): column t on lanes
+  offset..offset+n-1, in the order t = 0..T-1. The same message as T calls
+  of `push` with the symbols' intervals, compiled; a symbol outside its
+  table or of frequency zero is a CodingError and changes nothing."""
+  precision = _check_precision(precision)
+  symbols = np.asarray(symbols)
+  if symbols.ndim != 2 or symbols.dtype.kind not in 'iu':
+    raise CodingError(f'push_columns needs integer symbols [columns, lanes], '
+                      f'got {symbols.dtype} {symbols.shape}')
+  tables, shared = _columns_tables(cum, symbols.shape, precision)
+  offset = _check_lanes(msg, offset, symbols.shape[1])
+  msg._reserve(symbols.size)
+  length = kernels.push_columns(msg.head, msg._buf, msg._len,
+                                np.ascontiguousarray(symbols, np.int64),
+                                tables, shared, precision, offset)
+  if length == kernels.BAD_SYMBOL:
+    raise CodingError('symbol outside its table, or of probability zero')
+  msg._len = length
+  return msg
+
+
+def pop_columns(msg, cum, precision, offset=0, shape=None):
+  """Pops a [T, n] block pushed by `push_columns` (columns t = T-1..0) under
+  the same tables, returning the symbols [T, n] as int64. The same message
+  as T calls of `pop`, compiled; on an error the message is unchanged. One
+  table [K+1] for every symbol needs `shape=(T, n)`."""
+  precision = _check_precision(precision)
+  if shape is None:
+    shape = np.shape(cum)[:2]
+  tables, shared = _columns_tables(cum, shape, precision)
+  steps, n = shape
+  offset = _check_lanes(msg, offset, n)
+  out = np.empty((steps, n), np.int64)
+  length = kernels.pop_columns(msg.head, msg._buf, msg._len, tables, shared,
+                               precision, offset, out)
+  if length == kernels.UNDERFLOW:
+    msg._pop_words(msg._len + 1)   # Raises the reference's underflow error.
+  if length == kernels.BAD_SLOT:
+    raise CodingError('decoded slot outside every symbol: corrupt data or a '
+                      'model that differs from the encoder\'s')
+  msg._len = length
+  return msg, out
 
 
 def to_bytes(msg):

@@ -113,7 +113,7 @@ def main(config, workdir):
       metrics_lib.log('%s: batch %d/%d', label, done, total)
 
   start = time.time()
-  data = compressor.compress(model, fingerprint, images, config.chains,
+  data = compressor.compress(model, fingerprint, images, config.chains or None,
                              config.bucket_bits, config.precision,
                              seed=config.seed, progress=show)
   encode_s = time.time() - start

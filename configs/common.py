@@ -270,7 +270,7 @@ def apply_hmc_args(c, a):
   return c
 
 
-def bbans_config(data, vae_config, chains=100):
+def bbans_config(data, vae_config, chains=0):
   """A bits-back run (coding/run.py): data, model and coder settings."""
   c = ml_collections.ConfigDict()
   c.entry = 'coding.run'
@@ -280,7 +280,7 @@ def bbans_config(data, vae_config, chains=100):
   c.model_workdir = ''       # A trained one-layer VAE; '' = train vae_config.
   c.vae_config = vae_config  # 'config_name[:arg]' trained when no workdir.
   c.vae_npz_path = ''        # Data for that training ('' = data.npz_path).
-  c.chains = chains          # Parallel BB-ANS chains (rANS lanes).
+  c.chains = chains          # BB-ANS chains (rANS lanes); 0 = 1 per 250 images.
   c.bucket_bits = 8          # log2 of the latent buckets per dimension.
   c.precision = 24           # Bits of the rANS frequency tables.
   c.max_images = 0           # Test images to code; 0 = the whole split.

@@ -132,6 +132,26 @@ def test_force_overwrites_and_shapes_come_back(trained, compressed, capsys):
   assert not _leftovers(base)
 
 
+@pytest.mark.parametrize('n,chains', [(1, 1), (7, 1), (499, 1), (500, 2),
+                                      (1003, 1), (1000, 4), (10_000, 40),
+                                      (10_007, 1), (20_000, 80),
+                                      (1_000_000, 100)])
+def test_the_default_number_of_chains_follows_the_file_size(n, chains):
+  # One chain per 250 images, at most 100, lowered to a divisor of n
+  # (1003 = 17 * 59 has none in 2..4; 10,007 is prime).
+  assert compressor.auto_chains(n) == chains
+
+
+def test_the_default_chains_are_used_and_recorded(trained):
+  base, (model, _), images = trained
+  coder, fingerprint, _, _ = compressor.load_model(model)
+  data = compressor.compress(coder, fingerprint, images)
+  header, _ = compressor.read_header(data)
+  assert header['chains'] == compressor.auto_chains(len(images)) == 1
+  np.testing.assert_array_equal(
+      compressor.decompress(coder, fingerprint, data), images)
+
+
 def test_format_1_files_still_decode(trained, compressed):
   # Format 1 is format 2 without the header CRC and the original shape.
   base, (model, _), images = trained
