@@ -44,8 +44,7 @@ class VAECoderModel(NamedTuple):
   """What bits-back needs from a trained one-layer VAE (jitted functions)."""
   posterior: callable   # x [B, ...] ints -> (mean, scale) [B, Z] float64
   decoder: callable     # z [B, Z] -> raw decoder output [B, D, P]
-  pmf: callable         # raw output [N, D, P] -> pmf [N, D, L] float64,
-                        # row by row (so chunks of rows give the same values)
+  pmf: callable         # raw output [B, D, P] -> pmf [B, D, L] float64
   latent_dim: int
   levels: int           # Values per sub-pixel of the coded data.
   data_shape: tuple
@@ -92,9 +91,13 @@ def vae_coder_model(objective, variables):
                        tuple(model.data_shape))
 
 
-# Table building is row by row, so it runs on chunks of images in threads
-# (numpy, scipy's ndtr and the compiled kernels release the GIL); the tables
-# do not depend on the chunking.
+# Table building runs on chunks of images in threads (numpy, scipy's ndtr
+# and the compiled kernels release the GIL). Only elementwise and per-row
+# numpy work is chunked, whose values cannot depend on the chunking: XLA's
+# results can depend on array shapes (the logistic mixture's pmf differs in
+# the last bits between batch sizes), so anything from JAX is computed on
+# the whole batch, as the encoder and the decoder always did, and a file
+# decodes the same on a machine with any number of cores.
 _WORKERS = max(1, min(8, os.cpu_count() or 1))
 _POOL = concurrent.futures.ThreadPoolExecutor(_WORKERS)
 
@@ -102,7 +105,8 @@ _POOL = concurrent.futures.ThreadPoolExecutor(_WORKERS)
 def _tables(pmf_fn, args, precision):
   """Cumulative tables [D, B, K+1] of pmf_fn(*args) [B, D, K] for symbols
   [B, D] coded column by column on B lanes; args [B, ...] are split into
-  image chunks that build their tables in parallel."""
+  image chunks that build their tables in parallel, so pmf_fn must be
+  numpy computed image by image (no JAX: see above)."""
   n = len(args[0])
   chunks = min(_WORKERS, n)
   edges = np.linspace(0, n, chunks + 1).astype(int)
@@ -150,8 +154,8 @@ class BBANS:
 
   def _likelihood_tables(self, buckets):
     """p(x|z)'s tables at the buckets' centres: [D, B, levels + 1]."""
-    params = self.model.decoder(_centres(self.bits)[buckets])
-    return _tables(self.model.pmf, (params,), self.precision)
+    pmf = self.model.pmf(self.model.decoder(_centres(self.bits)[buckets]))
+    return _tables(lambda p: p, (pmf,), self.precision)
 
   def _prior_tables(self):
     """The prior is uniform on the buckets: one table for every symbol."""

@@ -91,11 +91,15 @@ def _reference_push(coder, msg, x):
   return msg
 
 
-@pytest.mark.parametrize('kind,levels,chains', [('bernoulli', 2, 5),
-                                                ('logistic_mixture', 17, 3)])
-def test_compiled_coding_gives_the_reference_bytes(kind, levels, chains):
-  # The compiled columns and threaded table building change nothing: every
-  # batch's message equals the one the per-column numpy codecs give.
+@pytest.mark.parametrize('kind,levels,chains,workers', [
+    ('bernoulli', 2, 5, 3), ('logistic_mixture', 17, 3, 2),
+    ('logistic_mixture', 17, 3, 1)])
+def test_compiled_coding_gives_the_reference_bytes(kind, levels, chains,
+                                                   workers, monkeypatch):
+  # The compiled columns and threaded table building change nothing, with
+  # any number of threads: every batch's message equals the one the
+  # per-column numpy codecs give.
+  monkeypatch.setattr(bitsback, '_WORKERS', workers)
   _, _, model = _coder(kind, levels, shape=(3, 5, 1), latent=4)
   rng = np.random.default_rng(2)
   coder = bitsback.BBANS(model, bucket_bits=7, precision=22)

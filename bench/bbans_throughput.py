@@ -1,0 +1,108 @@
+"""BB-ANS compressor throughput: images/s each way, end to end.
+
+  python bench/bbans_throughput.py --workdir=runs/vae_bmnist \
+      --npz_path=../shared/data/binarized_mnist.npz [--n=10000] [--chains=0]
+      [--repeats=3] [--out=bench/results/bbans_throughput_x.json]
+  python bench/bbans_throughput.py --config=configs/vae_mnist.py:data=binarized_mnist \
+      --npz_path=... (an untrained, randomly initialised VAE of that config)
+
+Times `compressor.compress` and `compressor.decompress` (the CLI's code
+path: model evaluation, table building, rANS, file format and the final
+checks) on the first n test images, after one warm-up call on a single
+batch (jit and numba compile, reported apart). Every decode is compared
+with the input. Reports the file's bits/dim, its SHA-256 (equal hashes
+across versions mean equal bytes, so the same rate to the bit) and the
+median of `--repeats` timings with [min, max]. `--chains=0` is the
+compressor's default (`compressor.auto_chains`).
+"""
+import hashlib
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=wrong-import-position
+from absl import app  # pylint: disable=wrong-import-position
+from absl import flags  # pylint: disable=wrong-import-position
+from absl import logging  # pylint: disable=wrong-import-position
+from ml_collections import config_flags  # pylint: disable=wrong-import-position
+
+from coding import bitsback  # pylint: disable=wrong-import-position
+from coding import compressor  # pylint: disable=wrong-import-position
+from common import data as data_lib  # pylint: disable=wrong-import-position
+from common import runs  # pylint: disable=wrong-import-position
+
+_WORKDIR = flags.DEFINE_string('workdir', '', 'A trained VAE (or --config).')
+_CONFIG = config_flags.DEFINE_config_file('config', None, 'Untrained VAE config.')
+_NPZ = flags.DEFINE_string('npz_path', '', 'Images: x_test (or x, images).')
+_N = flags.DEFINE_integer('n', 10000, 'Images to code (the first n).')
+_CHAINS = flags.DEFINE_integer('chains', 0, 'Chains; 0 = the default.')
+_REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed runs each way.')
+_OUT = flags.DEFINE_string('out', '', 'Optional JSON output path.')
+
+
+def _model():
+  """(coder model, fingerprint, description)."""
+  if _WORKDIR.value:
+    model, fingerprint, _, _ = compressor.load_model(_WORKDIR.value)
+    return model, fingerprint, _WORKDIR.value
+  config = _CONFIG.value
+  shape, levels = data_lib.SHAPES[config.data.name][:2]
+  x = np.zeros((2, *shape), np.uint8)
+  objective = runs.family(config).build(
+      config, data_lib.Dataset(config.data.name, x, x, levels))
+  variables = jax.jit(objective.init)(jax.random.key(0), {'x': x})
+  name = flags.FLAGS['config'].config_filename
+  return bitsback.vae_coder_model(objective, variables), 'untrained', (
+      f'{name} (untrained)')
+
+
+def main(_):
+  logging.set_verbosity(logging.WARNING)
+  model, fingerprint, source = _model()
+  images = compressor.check_images(
+      compressor.read_npz_images(_NPZ.value)[:_N.value], model)
+  n = len(images)
+  chains = _CHAINS.value or compressor.auto_chains(n)
+  start = time.time()
+  warm = compressor.compress(model, fingerprint, images[:chains], chains)
+  compressor.decompress(model, fingerprint, warm)
+  compile_s = time.time() - start
+  encode, decode = [], []
+  for _ in range(_REPEATS.value):
+    start = time.time()
+    data = compressor.compress(model, fingerprint, images, chains)
+    encode.append(time.time() - start)
+    start = time.time()
+    decoded = compressor.decompress(model, fingerprint, data)
+    decode.append(time.time() - start)
+    if not np.array_equal(decoded, images):
+      raise AssertionError('decoded images differ from the input')
+  rate = lambda t: n / np.asarray(t)
+  result = {
+      'model': source, 'device': jax.devices()[0].device_kind,
+      'cpu_count': os.cpu_count(), 'images': n, 'chains': chains,
+      'levels': model.levels, 'bytes': len(data),
+      'bits_per_dim': 8 * len(data) / images.size,
+      'sha256': hashlib.sha256(data).hexdigest(),
+      'first_call_s': compile_s,
+      'encode_images_per_s': float(np.median(rate(encode))),
+      'encode_images_per_s_range': [float(rate(encode).min()),
+                                    float(rate(encode).max())],
+      'decode_images_per_s': float(np.median(rate(decode))),
+      'decode_images_per_s_range': [float(rate(decode).min()),
+                                    float(rate(decode).max())],
+      'load_average': os.getloadavg()[0],
+  }
+  print(json.dumps(result, indent=1))
+  if _OUT.value:
+    os.makedirs(os.path.dirname(_OUT.value) or '.', exist_ok=True)
+    with open(_OUT.value, 'w') as f:
+      json.dump(result, f, indent=1)
+
+
+if __name__ == '__main__':
+  app.run(main)
