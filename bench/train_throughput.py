@@ -6,7 +6,8 @@
 Uses random data of the config's shape (no dataset needed), the same
 objective, optimizer and `make_train_step` as `common.trainer.fit`, on all
 local devices. Compile time is reported separately; throughput is measured
-over `--steps` steps after one warm-up step.
+over `--steps` steps after one warm-up step. `--steps=0` only compiles (for
+a batch whose step does not fit in this machine's memory).
 """
 import json
 import os
@@ -27,7 +28,7 @@ from common import trainer
 from common import runs
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.')
-_STEPS = flags.DEFINE_integer('steps', 5, 'Timed steps.')
+_STEPS = flags.DEFINE_integer('steps', 5, 'Timed steps; 0: compile only.')
 _OUT = flags.DEFINE_string('out', '', 'Optional JSON output path.')
 
 
@@ -52,21 +53,23 @@ def main(_):
   start = time.time()
   compiled = step.lower(state, batch).compile()
   compile_s = time.time() - start
-  state, m = compiled(state, batch)
-  jax.block_until_ready(m)
-  start = time.time()
-  for _ in range(_STEPS.value):
-    state, m = compiled(state, batch)
-    jax.block_until_ready(m['loss'])  # Per-step sync, as on multi-device CPU.
-  seconds = (time.time() - start) / _STEPS.value
   result = {
       'config': flags.FLAGS['config'].config_filename,
       'device': str(jax.devices()[0].device_kind), 'num_devices': jax.device_count(),
       'batch_size': config.batch_size,
       'params': int(sum(p.size for p in jax.tree.leaves(params))),
-      'compile_s': round(compile_s, 2), 'step_s': round(seconds, 4),
-      'images_per_s': round(config.batch_size / seconds, 2),
-      'loss': float(m['loss'])}
+      'compile_s': round(compile_s, 2)}
+  if _STEPS.value > 0:
+    state, m = compiled(state, batch)
+    jax.block_until_ready(m)
+    start = time.time()
+    for _ in range(_STEPS.value):
+      state, m = compiled(state, batch)
+      jax.block_until_ready(m['loss'])  # Per-step sync, as on multi-device CPU.
+    seconds = (time.time() - start) / _STEPS.value
+    result.update(step_s=round(seconds, 4),
+                  images_per_s=round(config.batch_size / seconds, 2),
+                  loss=float(m['loss']))
   print(json.dumps(result))
   if _OUT.value:
     os.makedirs(os.path.dirname(_OUT.value) or '.', exist_ok=True)

@@ -3,8 +3,10 @@
 Command:   python launch.py --config=configs/realnvp_cifar.py --workdir=runs/cifar
            (offline: --config.data.npz_path=PATH/cifar10.npz, or a prepared
            tfds directory with --config.data.data_dir=DIR)
-Hardware:  2-core CPU. As configured this is an accelerator job: 2.75 images/s
-           after a 20.5 min compile on the CPU (bench/train_throughput.py).
+Hardware:  2-core CPU. As configured this is an accelerator job: ~2.5 images/s
+           (26 s per step of 64) after a 3 min compile on the shared CPU
+           (bench/train_throughput.py; 20.5 min before the scale penalty
+           became one reduction, see flows/objective.weight_scale_l2).
 Wall time: the full config was not run. A budget run with 32 features and 2
            blocks, 700 steps on the 10k-image train subset: 47 min.
 Result:    budget run: 4.230 bits/dim on the 10k test images (docs/RESULTS.md).
