@@ -1,6 +1,7 @@
 """The PixelCNN family's objective for `common.trainer.fit`: exact discrete
-negative log-likelihood in nats and bits/dim, and sample grids from the fast
-sampler.
+negative log-likelihood in nats and bits/dim, and sample grids from the
+cached sampler (pixelcnn/cached.py; the naive and fast samplers stay
+available and draw the same images for the same key).
 """
 import functools
 
@@ -68,12 +69,13 @@ class PixelCNNObjective(objective_lib.Objective):
   def sample_labels(self, n):
     return jnp.arange(n) % self.num_classes if self.num_classes else None
 
-  @functools.partial(jax.jit, static_argnums=(0, 3))
-  def naive_sample(self, variables, rng, n):
+  @functools.partial(jax.jit, static_argnums=(0, 3, 4))
+  def naive_sample(self, variables, rng, n, num_steps=None):
+    """One forward pass per step; `num_steps` stops early (for timing)."""
     shape = (n, *self.data_shape)
     return sampling.naive_sample(
         self._apply_fn(variables, self.sample_labels(n)), self.head,
-        self.head.noise(rng, shape), shape)
+        self.head.noise(rng, shape), shape, num_steps)
 
   @functools.partial(jax.jit, static_argnums=(0, 3))
   def fast_sample(self, variables, rng, n):
@@ -83,9 +85,28 @@ class PixelCNNObjective(objective_lib.Objective):
         self._apply_fn(variables, self.sample_labels(n)), self.head,
         self.head.noise(rng, shape), shape)
 
+  @functools.partial(jax.jit, static_argnums=(0, 3, 4))
+  def cached_sample(self, variables, rng, n, verify=True):
+    """(samples, full passes of the check): activation caches
+    (arXiv:1704.06001), checked by a full pass; equal to `naive_sample` for
+    the same key, and the fastest of the three."""
+    shape = (n, *self.data_shape)
+    return sampling.cached_sample(
+        self.model, variables, self.head, self.head.noise(rng, shape), shape,
+        self.sample_labels(n), verify)
+
+  @functools.partial(jax.jit, static_argnums=(0,))
+  def sample_mismatches(self, variables, rng, images):
+    """Sub-pixels of `images` that differ from `naive_sample(variables, rng,
+    n)`'s, counted with one forward pass (`sampling.fixed_point_mismatches`)."""
+    shape = images.shape
+    return sampling.fixed_point_mismatches(
+        self._apply_fn(variables, self.sample_labels(shape[0])), self.head,
+        self.head.noise(rng, shape), images)
+
   def sample_images(self, variables, rng):
     if not self.num_samples:  # Budget runs on slow hardware skip sampling.
       return {}
-    images, _ = self.fast_sample(variables, rng, self.num_samples)
+    images, _ = self.cached_sample(variables, rng, self.num_samples)
     return {'samples': metrics_lib.image_grid(np.asarray(images),
                                               self.head.levels)}
