@@ -13,7 +13,8 @@ batch (jit and numba compile, reported apart). Every decode is compared
 with the input. Reports the file's bits/dim, its SHA-256 (equal hashes
 across versions mean equal bytes, so the same rate to the bit) and the
 median of `--repeats` timings with [min, max]. `--chains=0` is the
-compressor's default (`compressor.auto_chains`).
+compressor's default (`compressor.auto_chains`); give --chains when timing
+a version from before that default existed.
 """
 import hashlib
 import json
@@ -81,6 +82,7 @@ def main(_):
     decode.append(time.time() - start)
     if not np.array_equal(decoded, images):
       raise AssertionError('decoded images differ from the input')
+  chains = compressor.read_header(data)[0]['chains']   # As used.
   rate = lambda t: n / np.asarray(t)
   result = {
       'model': source, 'device': jax.devices()[0].device_kind,

@@ -98,7 +98,7 @@ def vae_coder_model(objective, variables):
 # the last bits between batch sizes), so anything from JAX is computed on
 # the whole batch, as the encoder and the decoder always did, and a file
 # decodes the same on a machine with any number of cores.
-_WORKERS = max(1, min(8, os.cpu_count() or 1))
+_WORKERS = max(1, min(8, len(os.sched_getaffinity(0))))
 _POOL = concurrent.futures.ThreadPoolExecutor(_WORKERS)
 
 

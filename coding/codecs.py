@@ -56,7 +56,8 @@ def quantize_pmf(probs, precision):
   spare = total - k
   scaled = p * spare
   floor = np.floor(scaled)
-  freqs = floor.astype(np.int64)
+  # C order, so the kernel's [rows, K] view below is of freqs itself.
+  freqs = np.ascontiguousarray(floor, np.int64)
   short = spare - freqs.sum(-1)                   # In 0..K-1 per row.
   frac = (scaled - floor).reshape(-1, k)
   short = short.reshape(-1)

@@ -27,13 +27,23 @@ _U64 = np.uint64
 _WORD_MASK = _U64(0xFFFFFFFF)
 _HEAD_MIN = _U64(1 << 32)
 
+def _jit(fn):
+  """numba's nopython compile, cached on disk where a cache directory can be
+  written (a read-only install without a writable home has none, and
+  numba's `cache=True` then fails at import)."""
+  try:
+    return numba.njit(cache=True, nogil=True)(fn)
+  except RuntimeError:
+    return numba.njit(nogil=True)(fn)
+
+
 OK = 0
 UNDERFLOW = -1      # A pop needed a word the stack does not have.
 BAD_SLOT = -2       # A slot past the table's total: a wrong table or data.
 BAD_SYMBOL = -3     # A symbol outside its table, or of frequency zero.
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit
 def valid_tables(cum, total):
   """Whether every row of cum [rows, K+1] starts at 0, never decreases and
   ends at most at `total`: one pass, no temporaries."""
@@ -47,7 +57,7 @@ def valid_tables(cum, total):
   return True
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit
 def push_columns(head, buf, length, symbols, tables, shared, precision, offset):
   """Pushes symbols [T, n], column t = 0..T-1, onto lanes
   offset..offset+n-1 under cumulative tables [T * n, K+1] (row t * n + i
@@ -126,7 +136,7 @@ def _find_from(cum, s, slot):
   return s
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit
 def pop_columns(head, buf, length, tables, shared, precision, offset, out):
   """Pops columns t = T-1..0 of lanes offset..offset+n-1 under the tables
   of `push_columns`, writing the symbols to out [T, n]. Returns the new
@@ -166,7 +176,7 @@ def pop_columns(head, buf, length, tables, shared, precision, offset, out):
   return length
 
 
-@numba.njit(cache=True, nogil=True)
+@_jit
 def add_remainders(freqs, frac, short, threshold):
   """Adds one to the short[r] largest frac[r] of each row r (ties to the
   lower index), in place, given each row's short[r]-th largest fractional

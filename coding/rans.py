@@ -272,7 +272,14 @@ def pop_columns(msg, cum, precision, offset=0, shape=None):
   table [K+1] for every symbol needs `shape=(T, n)`."""
   precision = _check_precision(precision)
   if shape is None:
+    if np.ndim(cum) != 3:
+      raise CodingError('pop_columns with one shared table [K+1] needs '
+                        'shape=(columns, lanes)')
     shape = np.shape(cum)[:2]
+  if (len(shape) != 2 or not all(isinstance(d, (int, np.integer)) and d >= 0
+                                 for d in shape)):
+    raise CodingError(f'shape must be (columns, lanes), two sizes >= 0, got '
+                      f'{shape!r}')
   tables, shared = _columns_tables(cum, shape, precision)
   steps, n = shape
   offset = _check_lanes(msg, offset, n)
@@ -280,7 +287,9 @@ def pop_columns(msg, cum, precision, offset=0, shape=None):
   length = kernels.pop_columns(msg.head, msg._buf, msg._len, tables, shared,
                                precision, offset, out)
   if length == kernels.UNDERFLOW:
-    msg._pop_words(msg._len + 1)   # Raises the reference's underflow error.
+    raise CodingError('message underflow: the block needs more words than '
+                      f'the {msg._len} left (the data is corrupt, or '
+                      'bits-back coding ran out of initial bits)')
   if length == kernels.BAD_SLOT:
     raise CodingError('decoded slot outside every symbol: corrupt data or a '
                       'model that differs from the encoder\'s')

@@ -2,7 +2,8 @@
 
 Command:   python launch.py --config=configs/bbans_binarized_mnist.py \
              --config.data.npz_path=../shared/data/binarized_mnist.npz \
-             --config.model_workdir=runs/vae_k1_e40 --workdir=runs/bbans_bmnist
+             --config.model_workdir=runs/vae_k1_e40 --config.chains=100 \
+             --workdir=runs/bbans_bmnist
 Hardware:  2-core CPU (no accelerator).
 Wall time: encode 23 s, decode 26 s for the 10k test images in 100
            chains (2-core CPU, shared), plus loading and baselines, before

@@ -26,16 +26,17 @@ window of inputs that holds the same values at every position with a
 non-zero weight; positions not generated yet hold other values than the
 naive sampler's, but only where the mask (or the shift) gives them weight
 zero, which adds an exact zero. Noise is drawn up front (`head.noise`) and
-`head.sample` is deterministic, so the sample equals `naive_sample`'s; the
-tests compare the two bit for bit.
+`head.sample` is deterministic, so the sample equals `naive_sample`'s up
+to the rounding below; the tests compare the two bit for bit on small
+networks.
 
 What it does not fix: the order in which a convolution sums its terms. XLA
 picks it per shape, so a one-pixel window and the full image round
 differently (raw outputs differ by ~1e-6). A sub-pixel whose sample lies
 that close to a decision boundary (a logistic quantile at a bin edge, two
 Gumbel-perturbed logits tied) can come out one level apart, and the images
-differ from there on. Each sampler is still an exact ancestral sampler of
-the model up to that rounding. Seen once so far: 3 of 12288 sub-pixels
+differ from there on; `sampling.cached_sample` therefore checks (and
+repairs) its image with full passes. Seen once so far: 3 of 12288 sub-pixels
 (quantiles within 5e-4 bins of an edge) in one of two 4-image batches of
 the untrained 256-level PixelCNN++ at 32x32x3
 (bench/results/pixelcnn_sampling_pixelcnnpp_cifar.json); never with the

@@ -33,24 +33,23 @@ from pixelcnn import cached as C
 from pixelcnn import layers as L
 
 
-# --- Weight-normalised layers, normalised once, exactly as in pixelcnn/layers.py.
+# --- Weight-normalised layers, normalised once by pixelcnn/layers.py's own
+# function, so the cached weights are the network's.
 
 
 def _wn_conv(p):
-  v = p['WeightNormConv_0']['v']
-  w = v / jnp.sqrt(jnp.sum(jnp.square(v), (0, 1, 2)) + 1e-12)
+  w = L.weight_normalize(p['WeightNormConv_0']['v'], (0, 1, 2))
   return w, p['WeightNormConv_0']['g'], p['WeightNormConv_0']['b']
 
 
 def _wn_conv_transpose(p):
-  v = p['WeightNormConvTranspose_0']['v']
-  w = v / jnp.sqrt(jnp.sum(jnp.square(v), (0, 1, 2)) + 1e-12)
+  w = L.weight_normalize(p['WeightNormConvTranspose_0']['v'], (0, 1, 2))
   return (w, p['WeightNormConvTranspose_0']['g'],
           p['WeightNormConvTranspose_0']['b'])
 
 
 def _wn_dense(p):
-  w = p['v'] / jnp.sqrt(jnp.sum(jnp.square(p['v']), 0) + 1e-12)
+  w = L.weight_normalize(p['v'], 0)
   return w, p['g'], p['b']
 
 

@@ -69,6 +69,13 @@ class MaskedConv(nn.Module):
     return y + bias
 
 
+def weight_normalize(v, axes):
+  """v / ||v|| over `axes` (Salimans & Kingma 2016, arXiv:1602.07868): the
+  direction of every weight-normalised layer, here and in the cached
+  sampler (pixelcnn/cached_pp.py), which must compute the same weights."""
+  return v / jnp.sqrt(jnp.sum(jnp.square(v), axes) + 1e-12)
+
+
 def _data_dependent(module, name, y, init_scale, reduce_axes):
   """Gain g and bias b that whiten `y` (the normalised pre-activation).
 
@@ -94,7 +101,7 @@ class WeightNormConv(nn.Module):
   def __call__(self, x):
     shape = (*self.kernel_hw, x.shape[-1], self.features)
     v = self.param('v', nn.initializers.normal(0.05), shape)
-    w = v / jnp.sqrt(jnp.sum(jnp.square(v), (0, 1, 2)) + 1e-12)
+    w = weight_normalize(v, (0, 1, 2))
     y = _conv(x, w, tuple(self.strides), tuple(map(tuple, self.padding)))
     g, b = _data_dependent(self, '', y, self.init_scale, (0, 1, 2))
     return g * y + b
@@ -112,7 +119,7 @@ class WeightNormConvTranspose(nn.Module):
   def __call__(self, x):
     shape = (*self.kernel_hw, x.shape[-1], self.features)
     v = self.param('v', nn.initializers.normal(0.05), shape)
-    w = v / jnp.sqrt(jnp.sum(jnp.square(v), (0, 1, 2)) + 1e-12)
+    w = weight_normalize(v, (0, 1, 2))
     y = jax.lax.conv_transpose(x, w, tuple(self.strides), 'VALID',
                                dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
     g, b = _data_dependent(self, '', y, self.init_scale, (0, 1, 2))
@@ -128,7 +135,7 @@ class WeightNormDense(nn.Module):
   def __call__(self, x):
     v = self.param('v', nn.initializers.normal(0.05),
                    (x.shape[-1], self.features))
-    w = v / jnp.sqrt(jnp.sum(jnp.square(v), 0) + 1e-12)
+    w = weight_normalize(v, 0)
     y = x @ w
     g, b = _data_dependent(self, '', y, self.init_scale,
                            tuple(range(y.ndim - 1)))

@@ -1,6 +1,6 @@
 """Exact ancestral sampling for the PixelCNN family: naive, fast and cached.
 
-Both samplers draw every random number up front (`head.noise`) and turn a
+All three samplers draw every random number up front (`head.noise`) and turn a
 sub-pixel's parameters into its value with the deterministic `head.sample`,
 so the value of each sub-pixel is a fixed function of the values before it.
 
@@ -16,9 +16,8 @@ so the value of each sub-pixel is a fixed function of the values before it.
   in practice far fewer passes than steps are needed, because a changed
   context rarely changes the sampled value of the next sub-pixel. This is
   the scheme of the Flax PixelCNN++ example and of Song et al. 2021
-  (arXiv:2002.03629), used here in place of the activation caches of
-  Ramachandran et al. 2017 (arXiv:1704.06001): it needs no per-layer cache
-  code, so it works unchanged for all three networks, strided ones included.
+  (arXiv:2002.03629); it needs no per-layer code, so it works unchanged
+  for all three networks, and it is also the cached sampler's check.
 * `cached_sample`: the activation caches of Ramachandran et al. 2017
   (arXiv:1704.06001, pixelcnn/cached.py): one generation step per
   sub-pixel like the naive sampler, but each step computes every layer only
@@ -26,9 +25,10 @@ so the value of each sub-pixel is a fixed function of the values before it.
   per-layer caches: far less work per step. The same operations on the
   same values, but not in the same order: XLA sums a convolution in an
   order that depends on its shape, so a cached activation can differ from
-  the full pass's in the last bits, and a sub-pixel within ~1e-5 of a
-  decision boundary can flip (3 of 12,288 in one 4-image batch of
-  paper-size PixelCNN++ at 256 levels). So the cached image is then
+  the full pass's in the last bits (raw outputs by up to ~2e-5), and a
+  sub-pixel that close to a decision boundary can flip (3 of 12,288 in one
+  4-image batch of paper-size PixelCNN++ at 256 levels, whose sampled
+  values lay within 5e-4 of a bin edge). So the cached image is then
   checked, and if need be repaired, by the fixed-point iteration of
   `fast_sample` started from it: one full pass confirms an exact image,
   and from any start the iteration ends at the unique fixed point, the

@@ -90,6 +90,11 @@ def test_errors_leave_the_message_unchanged():
     rans.pop_columns(msg, rans.cumulative(np.ones(2**12, np.int64)), 12,
                      shape=(40, 4))
   assert msg == before
+  # Shapes that do not say (columns, lanes) are refused in one line.
+  shared = rans.cumulative(np.ones(2**12, np.int64))
+  for shape in (None, (-1, 4), (1, 2, 3)):
+    with pytest.raises(rans.CodingError, match='shape'):
+      rans.pop_columns(msg, shared, 12, shape=shape)
   # A table whose total is short of 2^precision meets slots past it.
   short = rans.cumulative(np.ones(2, np.int64))
   with pytest.raises(rans.CodingError, match='outside every symbol'):
@@ -121,6 +126,7 @@ def test_quantize_pmf_follows_the_argsort_rule(k, precision):
            rng.integers(0, 3, (60, k)).astype(float),      # Many ties, zeros.
            rng.uniform(size=(40, k)) ** 8,
            rng.uniform(size=(3, 7, k)),                    # Leading dims.
+           rng.uniform(size=(7, 3, k)).transpose(1, 0, 2), # Not C order.
            np.array([[np.nan, np.inf, -1.0] + [0.0] * (k - 3)])[:, :k]]
   for probs in cases:
     if probs.shape[-1] < k:
