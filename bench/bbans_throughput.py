@@ -35,6 +35,7 @@ from coding import bitsback  # pylint: disable=wrong-import-position
 from coding import compressor  # pylint: disable=wrong-import-position
 from common import data as data_lib  # pylint: disable=wrong-import-position
 from common import runs  # pylint: disable=wrong-import-position
+from bench import output  # pylint: disable=wrong-import-position
 
 _WORKDIR = flags.DEFINE_string('workdir', '', 'A trained VAE (or --config).')
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Untrained VAE config.')
@@ -101,9 +102,7 @@ def main(_):
   }
   print(json.dumps(result, indent=1))
   if _OUT.value:
-    os.makedirs(os.path.dirname(_OUT.value) or '.', exist_ok=True)
-    with open(_OUT.value, 'w') as f:
-      json.dump(result, f, indent=1)
+    output.write_json(_OUT.value, result)
 
 
 if __name__ == '__main__':

@@ -45,7 +45,6 @@ is timed 5 times with the same inputs (the fastest counts; the draws are
 identical). Reported: medians and [min, max] over seeds, compile time
 apart.
 """
-import json
 import os
 import sys
 import time
@@ -60,6 +59,7 @@ from absl import flags  # pylint: disable=wrong-import-position
 from hmc import diagnostics  # pylint: disable=wrong-import-position
 from hmc import sampling  # pylint: disable=wrong-import-position
 import targets  # pylint: disable=wrong-import-position
+from bench import output  # pylint: disable=wrong-import-position
 
 _TARGETS = flags.DEFINE_list(
     'targets', ['std_gaussian', 'correlated_gaussian', 'mixture', 'banana',
@@ -301,9 +301,7 @@ def write_results(path, results, **settings):
       meta[lib] = __import__(lib).__version__
     except ImportError:
       pass
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  with open(path, 'w') as f:
-    json.dump({'meta': meta, 'results': results}, f, indent=1)
+  output.write_json(path, {'meta': meta, 'results': results})
 
 if __name__ == '__main__':
   app.run(main)

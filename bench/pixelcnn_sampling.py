@@ -42,6 +42,7 @@ from ml_collections import config_flags
 from common import data as data_lib
 from common import runs
 from pixelcnn import heads
+from bench import output  # pylint: disable=wrong-import-position
 
 _WORKDIR = flags.DEFINE_string('workdir', '', 'Trained run (or use --config).')
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Untrained config.')
@@ -143,9 +144,7 @@ def main(_):
       'command': ' '.join(sys.argv)}
   print(json.dumps(result))
   if _OUT.value:
-    os.makedirs(os.path.dirname(_OUT.value) or '.', exist_ok=True)
-    with open(_OUT.value, 'w') as f:
-      json.dump(result, f, indent=1)
+    output.write_json(_OUT.value, result)
   if not all(identical.values()):
     raise SystemExit(f'samplers differ: {identical}')
 

@@ -35,6 +35,7 @@ from scipy import stats
 
 from coding import codecs
 from coding import rans
+from bench import output  # pylint: disable=wrong-import-position
 
 _SIZES = flags.DEFINE_list('sizes', ['1000000', '10000000'], 'Symbols.')
 _LANES = flags.DEFINE_list('lanes', ['16', '256', '4096'],
@@ -164,11 +165,9 @@ def main(_):
       print(json.dumps(row), flush=True)
       rows.append(row)
   if _OUT.value:
-    os.makedirs(os.path.dirname(_OUT.value) or '.', exist_ok=True)
-    with open(_OUT.value, 'w') as f:
-      json.dump({'precision': precision, 'repeats': _REPEATS.value,
-                 'compiled_coder_first_call_s': compile_s,
-                 'results': rows}, f, indent=1)
+    output.write_json(_OUT.value, {
+        'precision': precision, 'repeats': _REPEATS.value,
+        'compiled_coder_first_call_s': compile_s, 'results': rows})
 
 
 if __name__ == '__main__':

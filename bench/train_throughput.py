@@ -26,6 +26,7 @@ from common import data as data_lib
 from common import sharding
 from common import trainer
 from common import runs
+from bench import output  # pylint: disable=wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.')
 _STEPS = flags.DEFINE_integer('steps', 5, 'Timed steps; 0: compile only.')
@@ -72,9 +73,7 @@ def main(_):
                   loss=float(m['loss']))
   print(json.dumps(result))
   if _OUT.value:
-    os.makedirs(os.path.dirname(_OUT.value) or '.', exist_ok=True)
-    with open(_OUT.value, 'w') as f:
-      json.dump(result, f, indent=1)
+    output.write_json(_OUT.value, result)
 
 
 if __name__ == '__main__':

@@ -26,7 +26,6 @@ these small matrices OpenBLAS's threads mostly contend. ELBOs are ours; sklearn'
 `bayesian_mixture.sklearn_bound_offset` (the constants it drops), so the two columns
 should agree.
 """
-import json
 import os
 import sys
 import time
@@ -51,6 +50,7 @@ from threadpoolctl import threadpool_limits
 
 from vi import bayesian_mixture
 from vi import mixture
+from bench import output  # pylint: disable=wrong-import-position
 
 _REPEATS = flags.DEFINE_integer('repeats', 5, 'Timed runs per method.')
 _OUT = flags.DEFINE_string('out', 'bench/results/vi_mixture_vs_sklearn.json',
@@ -179,9 +179,7 @@ def main(_):
               em_reg_covar=EM_REG, cavi_reg_covar=0.0, dtype='float64',
               sklearn_threads='faster of 1 and the default',
               cpu_count=os.cpu_count(), load_average=os.getloadavg())
-  os.makedirs(os.path.dirname(_OUT.value) or '.', exist_ok=True)
-  with open(_OUT.value, 'w') as f:
-    json.dump(dict(meta=meta, rows=rows), f, indent=1)
+  output.write_json(_OUT.value, dict(meta=meta, rows=rows))
   print('\n| data | method | iters ours/sk | max diff means | max diff '
         'weights | final ours | final sklearn | ours ms (compile s) | '
         'sklearn ms | speedup |')

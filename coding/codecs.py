@@ -67,11 +67,6 @@ def quantize_pmf(probs, precision):
   return freqs + 1
 
 
-def _starts(freqs):
-  return np.concatenate([np.zeros_like(freqs[..., :1]),
-                         np.cumsum(freqs, -1)[..., :-1]], -1)
-
-
 def _integer_symbols(symbols, what='symbols'):
   """Symbols as int64, refusing non-integer dtypes (1.5 is never cast)."""
   s = np.asarray(symbols)
@@ -85,8 +80,8 @@ def _integer_symbols(symbols, what='symbols'):
 def Categorical(freqs, precision):
   """Symbols in 0..K-1 per lane under integer tables freqs [n, K]."""
   freqs = _integer_symbols(freqs, 'frequency tables')
-  starts = _starts(freqs)
   cum = np.cumsum(freqs, -1)
+  starts = cum - freqs
 
   def push(msg, symbols, offset=0):
     s = _integer_symbols(symbols).reshape(-1, 1)
