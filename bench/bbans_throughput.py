@@ -2,7 +2,7 @@
 
   python bench/bbans_throughput.py --workdir=runs/vae_bmnist \
       --npz_path=../shared/data/binarized_mnist.npz [--n=10000] [--chains=0]
-      [--repeats=3] [--out=bench/results/bbans_throughput_x.json]
+      [--version=3] [--repeats=3] [--out=bench/results/bbans_throughput_x.json]
   python bench/bbans_throughput.py --config=configs/vae_mnist.py:data=binarized_mnist \
       --npz_path=... (an untrained, randomly initialised VAE of that config)
 
@@ -14,7 +14,9 @@ with the input. Reports the file's bits/dim, its SHA-256 (equal hashes
 across versions mean equal bytes, so the same rate to the bit) and the
 median of `--repeats` timings with [min, max]. `--chains=0` is the
 compressor's default (`compressor.auto_chains`); give --chains when timing
-a version from before that default existed.
+a version from before that default existed. `--version=2` writes file
+format 2 (whole pmf tables) instead of 3 (quantized CDFs in the coder):
+the same code's two schemes side by side.
 """
 import hashlib
 import json
@@ -42,15 +44,30 @@ _CONFIG = config_flags.DEFINE_config_file('config', None, 'Untrained VAE config.
 _NPZ = flags.DEFINE_string('npz_path', '', 'Images: x_test (or x, images).')
 _N = flags.DEFINE_integer('n', 10000, 'Images to code (the first n).')
 _CHAINS = flags.DEFINE_integer('chains', 0, 'Chains; 0 = the default.')
+_VERSION = flags.DEFINE_integer('version', compressor.VERSION,
+                                'File format to write (2 or 3).')
 _REPEATS = flags.DEFINE_integer('repeats', 3, 'Timed runs each way.')
 _OUT = flags.DEFINE_string('out', '', 'Optional JSON output path.')
+
+
+def _describe(workdir):
+  """The run's config argument from its command.txt (no machine paths in
+  the results), else the workdir's name."""
+  try:
+    with open(os.path.join(workdir, 'command.txt')) as f:
+      args = f.read().split()
+  except OSError:
+    args = []
+  configs = [a.split('=', 1)[1] for a in args if a.startswith('--config=')]
+  return (f'a {configs[0]} workdir' if configs
+          else os.path.basename(os.path.normpath(workdir)))
 
 
 def _model():
   """(coder model, fingerprint, description)."""
   if _WORKDIR.value:
     model, fingerprint, _, _ = compressor.load_model(_WORKDIR.value)
-    return model, fingerprint, _WORKDIR.value
+    return model, fingerprint, _describe(_WORKDIR.value)
   config = _CONFIG.value
   shape, levels = data_lib.SHAPES[config.data.name][:2]
   x = np.zeros((2, *shape), np.uint8)
@@ -70,13 +87,15 @@ def main(_):
   n = len(images)
   chains = _CHAINS.value or compressor.auto_chains(n)
   start = time.time()
-  warm = compressor.compress(model, fingerprint, images[:chains], chains)
+  compress = lambda x: compressor.compress(model, fingerprint, x, chains,
+                                          version=_VERSION.value)
+  warm = compress(images[:chains])
   compressor.decompress(model, fingerprint, warm)
   compile_s = time.time() - start
   encode, decode = [], []
   for _ in range(_REPEATS.value):
     start = time.time()
-    data = compressor.compress(model, fingerprint, images, chains)
+    data = compress(images)
     encode.append(time.time() - start)
     start = time.time()
     decoded = compressor.decompress(model, fingerprint, data)
@@ -88,6 +107,7 @@ def main(_):
   result = {
       'model': source, 'device': jax.devices()[0].device_kind,
       'cpu_count': os.cpu_count(), 'images': n, 'chains': chains,
+      'format_version': _VERSION.value,
       'levels': model.levels, 'bytes': len(data),
       'bits_per_dim': 8 * len(data) / images.size,
       'sha256': hashlib.sha256(data).hexdigest(),

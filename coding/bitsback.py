@@ -23,8 +23,13 @@ The first pop of each chain needs clean bits: `initial_words` random words
 start the message, and decoding ends by returning exactly them.
 
 The model's evaluation is one jitted function per batch shape, run on the
-same inputs by encoder and decoder, and its outputs become integer tables
-in float64 numpy; so both sides build identical tables.
+same inputs by encoder and decoder, and its outputs become symbol intervals
+in float64, so both sides code with identical intervals. Two schemes
+(`TABLES`) compute them: 'cdf' (file format 3, the default) evaluates each
+symbol's quantized CDF inside the compiled coder, twice per push and about
+log2(K) times per pop (`rans.push_cdf`); 'pmf' (formats 1 and 2) builds
+every symbol's whole table from the model's pmf (`codecs.quantize_pmf`),
+K + 1 evaluations of the CDF or pmf for K symbols.
 """
 import concurrent.futures
 import functools
@@ -45,6 +50,7 @@ class VAECoderModel(NamedTuple):
   posterior: callable   # x [B, ...] ints -> (mean, scale) [B, Z] float64
   decoder: callable     # z [B, Z] -> raw decoder output [B, D, P]
   pmf: callable         # raw output [B, D, P] -> pmf [B, D, L] float64
+  cdf: callable         # raw output -> (family, params [B, D, P'], edges)
   latent_dim: int
   levels: int           # Values per sub-pixel of the coded data.
   data_shape: tuple
@@ -87,8 +93,8 @@ def vae_coder_model(objective, variables):
   def pmf(params):
     return lik.pmf(params).reshape(*params.shape[:2], levels)
 
-  return VAECoderModel(posterior, decoder, pmf, model.latents[0], levels,
-                       tuple(model.data_shape))
+  return VAECoderModel(posterior, decoder, pmf, lik.coding_cdf,
+                       model.latents[0], levels, tuple(model.data_shape))
 
 
 # Table building runs on chunks of images in threads (numpy, scipy's ndtr
@@ -118,15 +124,29 @@ def _tables(pmf_fn, args, precision):
   return np.concatenate(list(_POOL.map(chunk, edges[:-1], edges[1:])), 1)
 
 
-def _push(msg, cum, symbols, precision):
-  """Pushes symbols [B, D] (column d under cum[d], d = 0..D-1)."""
-  return rans.push_columns(msg, symbols.T, cum, precision)
+class _Part(NamedTuple):
+  """One part of an image's code (its posterior or its likelihood) for B
+  images of D symbols each, coded a column (one symbol of every image) at
+  a time on the B lanes."""
+  push: callable   # (msg, symbols [B, D]) -> msg
+  pop: callable    # msg -> (msg, symbols [B, D])
 
 
-def _pop(msg, cum, precision):
-  """Pops what `_push` pushed: symbols [B, D]."""
-  msg, symbols = rans.pop_columns(msg, cum, precision)
-  return msg, symbols.T
+def _table_part(cum, precision):
+  """A part coded with whole cumulative tables cum [D, B, K+1]."""
+  def pop(msg):
+    msg, symbols = rans.pop_columns(msg, cum, precision)
+    return msg, symbols.T
+  return _Part(lambda msg, s: rans.push_columns(msg, s.T, cum, precision), pop)
+
+
+def _cdf_part(family, params, levels, edges, precision):
+  """A part coded with quantized CDFs, params [B, D, P] per symbol."""
+  cdf = rans.quantized_cdf(family, np.swapaxes(params, 0, 1), levels, edges)
+  def pop(msg):
+    msg, symbols = rans.pop_cdf(msg, cdf, precision)
+    return msg, symbols.T
+  return _Part(lambda msg, s: rans.push_cdf(msg, s.T, cdf, precision), pop)
 
 
 @functools.lru_cache(maxsize=8)
@@ -134,28 +154,56 @@ def _centres(bits):
   return codecs.bucket_centres(bits).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=8)
+def _interior_edges(bits):
+  return codecs.bucket_edges(bits)[1:-1]
+
+
+# How the parts' intervals are computed, by file format: 'pmf' (formats 1
+# and 2) builds every symbol's whole table from the model's pmf
+# (`codecs.quantize_pmf`); 'cdf' (format 3) evaluates quantized CDFs in the
+# compiled coder, only where a symbol needs them. Both are exact; 'cdf' is
+# far faster, and its intervals differ, so a file is decoded with the
+# scheme it was written with.
+TABLES = ('pmf', 'cdf')
+
+
 class BBANS:
   """Bits-back codec for batches of B images [B, *data_shape] on B lanes."""
 
-  def __init__(self, model: VAECoderModel, bucket_bits=8, precision=24):
+  def __init__(self, model: VAECoderModel, bucket_bits=8, precision=24,
+               tables='cdf'):
     if not 1 <= bucket_bits <= 16 or not bucket_bits < precision <= 32:
       raise ConfigError('need 1 <= bucket_bits <= 16 and bucket_bits < '
                         'precision <= 32')
+    if tables not in TABLES:
+      raise ConfigError(f'tables must be one of {TABLES}, got {tables!r}')
     self.model = model
     self.bits = bucket_bits
     self.precision = precision
+    self.tables = tables
 
-  def _posterior_tables(self, x):
-    """q(z|x)'s tables on the buckets: [Z, B, 2^bits + 1]."""
+  def _posterior(self, x):
+    """q(z|x) on the buckets, one symbol per latent dimension."""
     mean, scale = self.model.posterior(x)
+    if self.tables == 'cdf':
+      return _cdf_part('gaussian_buckets', np.stack([mean, scale], -1),
+                       1 << self.bits, _interior_edges(self.bits),
+                       self.precision)
     pmf = lambda m, s: codecs.gaussian_bucket_pmf(m, s, self.bits).reshape(
         *m.shape, -1)
-    return _tables(pmf, (mean, scale), self.precision)
+    return _table_part(_tables(pmf, (mean, scale), self.precision),
+                       self.precision)
 
-  def _likelihood_tables(self, buckets):
-    """p(x|z)'s tables at the buckets' centres: [D, B, levels + 1]."""
-    pmf = self.model.pmf(self.model.decoder(_centres(self.bits)[buckets]))
-    return _tables(lambda p: p, (pmf,), self.precision)
+  def _likelihood(self, buckets):
+    """p(x|z) at the buckets' centres, one symbol per sub-pixel."""
+    raw = self.model.decoder(_centres(self.bits)[buckets])
+    if self.tables == 'cdf':
+      family, params, edges = self.model.cdf(raw)
+      return _cdf_part(family, params, self.model.levels, edges,
+                       self.precision)
+    return _table_part(_tables(lambda p: p, (self.model.pmf(raw),),
+                               self.precision), self.precision)
 
   def _prior_tables(self):
     """The prior is uniform on the buckets: one table for every symbol."""
@@ -165,8 +213,8 @@ class BBANS:
     """Encodes images x [B, ...] (one per lane)."""
     b = x.shape[0]
     flat = x.reshape(b, -1).astype(np.int64)
-    msg, buckets = _pop(msg, self._posterior_tables(x), self.precision)  # Bits back.
-    msg = _push(msg, self._likelihood_tables(buckets), flat, self.precision)
+    msg, buckets = self._posterior(x).pop(msg)                # Bits back.
+    msg = self._likelihood(buckets).push(msg, flat)
     return rans.push_columns(msg, buckets.T, self._prior_tables(), self.bits)
 
   def pop(self, msg, b):
@@ -174,10 +222,9 @@ class BBANS:
     msg, buckets = rans.pop_columns(msg, self._prior_tables(), self.bits,
                                     shape=(self.model.latent_dim, b))
     buckets = buckets.T
-    msg, flat = _pop(msg, self._likelihood_tables(buckets), self.precision)
+    msg, flat = self._likelihood(buckets).pop(msg)
     x = flat.reshape(b, *self.model.data_shape).astype(np.uint8)
-    msg = _push(msg, self._posterior_tables(x), buckets, self.precision)  # Bits returned.
-    return msg, x
+    return self._posterior(x).push(msg, buckets), x           # Bits returned.
 
 
 def encode_dataset(coder, images, chains, initial_words, seed=0, progress=None):

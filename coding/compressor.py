@@ -1,6 +1,6 @@
 """Compressed image files: BB-ANS with a trained VAE, written atomically.
 
-File layout (format version 2), little-endian:
+File layout (format version 3), little-endian:
 
   b'BBANSIMG'  format version (1 byte)  header length L (4 bytes)
   CRC-32 of everything before it and of the header (4 bytes)
@@ -12,8 +12,17 @@ File layout (format version 2), little-endian:
 
 `read_header` checks the header's CRC and every key and type decoding
 reads before any decoding work, so a damaged header is one clear
-`rans.CodingError`. Format 1 files (the same without the header CRC and the
-original shape, which is then the coded shape) are still read.
+`rans.CodingError`.
+
+Format 3 codes every symbol with its quantized CDF, evaluated in the
+compiled coder where it is needed (`bitsback.BBANS(tables='cdf')`);
+formats 1 and 2 built every symbol's whole table from the model's pmf
+('pmf'): other intervals, so other bytes, the same size to within 0.1%
+(docs/RESULTS.md), and 5-200x slower. The layout
+of format 3 is format 2's, and older files are still read and decoded with
+their own scheme: format 2 as written, format 1 (without the header CRC and
+the original shape, which is then the coded shape) likewise.
+`compress(..., version=2)` writes format 2 for readers with older code.
 
 The fingerprint hashes the model's config and every parameter, so a file is
 only ever decoded with the exact model that encoded it; anything else is a
@@ -42,7 +51,8 @@ from common import runs
 from common.errors import ConfigError
 
 MAGIC = b'BBANSIMG'
-VERSION = 2        # 2: header CRC-32, original_shape.
+VERSION = 3        # 2: header CRC-32, original_shape. 3: CDF coding.
+_TABLES = {1: 'pmf', 2: 'pmf', 3: 'cdf'}   # How each version codes.
 _PREFIX = struct.Struct('<BI')   # Version, header length.
 _HEADER_KEYS = ('shape', 'original_shape', 'dtype', 'chains', 'bucket_bits',
                 'precision', 'initial_words', 'seed', 'levels', 'model')
@@ -119,18 +129,22 @@ def check_options(chains, bucket_bits, precision):
 
 
 def compress(model, fingerprint, images, chains=None, bucket_bits=8,
-             precision=24, initial_words=0, seed=0, progress=None):
+             precision=24, initial_words=0, seed=0, progress=None,
+             version=VERSION):
   """Bytes of a compressed file holding `images` (decompressed to the same
   shape: a missing channel axis is added for coding and dropped again).
   `chains` defaults to `auto_chains(len(images))`; a given number is
-  lowered to a divisor of the number of images."""
+  lowered to a divisor of the number of images. `version` 2 writes the
+  previous format (for older readers; slower)."""
   check_options(chains, bucket_bits, precision)
+  if version not in (2, VERSION):
+    raise ConfigError(f'can write file format 2 or {VERSION}, not {version!r}')
   bucket_bits, precision = int(bucket_bits), int(precision)
   original_shape = list(np.shape(images))
   images = check_images(images, model)
   chains = (auto_chains(len(images)) if chains is None
             else largest_divisor_at_most(len(images), int(chains)))
-  coder = bitsback.BBANS(model, bucket_bits, precision)
+  coder = bitsback.BBANS(model, bucket_bits, precision, _TABLES[version])
   # Clean bits for the first pop of every chain. They are overhead (and come
   # back on decoding), so start from the typical need, latent_dim *
   # bucket_bits per chain, and double on underflow up to latent_dim *
@@ -153,7 +167,7 @@ def compress(model, fingerprint, images, chains=None, bucket_bits=8,
       'bucket_bits': bucket_bits, 'precision': precision,
       'initial_words': initial_words, 'seed': seed, 'levels': model.levels,
       'model': fingerprint}).encode()
-  prefix = MAGIC + _PREFIX.pack(VERSION, len(header))
+  prefix = MAGIC + _PREFIX.pack(version, len(header))
   return (prefix + struct.pack('<I', zlib.crc32(prefix + header)) + header
           + rans.to_bytes(msg))
 
@@ -202,15 +216,17 @@ def _check_header(header):
 
 def read_header(data):
   """(header, rest of the data) of a compressed file; the header is
-  checked against its CRC-32 and for every key and type decoding needs."""
+  checked against its CRC-32 and for every key and type decoding needs,
+  and gets the file's format `version` added."""
   if len(data) < len(MAGIC) + _PREFIX.size or not data.startswith(MAGIC):
     raise rans.CodingError('not a compressed image file (bad magic bytes)')
   version, size = _PREFIX.unpack_from(data, len(MAGIC))
   if version == 1:
-    return _read_header_v1(data, size)
-  if version != VERSION:
+    header, rest = _read_header_v1(data, size)
+    return dict(header, version=1), rest
+  if version not in _TABLES:
     raise rans.CodingError(f'file format version {version}; this code reads '
-                           f'versions 1 and {VERSION}')
+                           f'versions 1 to {VERSION}')
   start = len(MAGIC) + _PREFIX.size + 4
   if len(data) < start + size:
     raise rans.CodingError(f'truncated file: {len(data)} bytes, the header '
@@ -224,7 +240,7 @@ def read_header(data):
   except ValueError as e:
     raise _header_error(str(e)) from e
   _check_header(header)
-  return header, data[start + size:]
+  return dict(header, version=version), data[start + size:]
 
 
 def _read_header_v1(data, size):
@@ -267,7 +283,8 @@ def decompress(model, fingerprint, data, progress=None):
         f'the file holds {header["levels"]}-level images of shape '
         f'{header["shape"][1:]}; the model codes {model.levels}-level '
         f'{tuple(model.data_shape)}')
-  coder = bitsback.BBANS(model, header['bucket_bits'], header['precision'])
+  coder = bitsback.BBANS(model, header['bucket_bits'], header['precision'],
+                         _TABLES[header['version']])
   final, images = bitsback.decode_dataset(coder, msg, n, chains, progress)
   if final != rans.random_message(chains, header['initial_words'],
                                   header['seed']):

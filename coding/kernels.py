@@ -20,6 +20,8 @@ Inputs are checked by the callers in `rans.py` before any state changes;
 the kernels return an error code (negative) instead of raising, and leave
 the message as it was.
 """
+import math
+
 import numba
 import numpy as np
 
@@ -105,6 +107,25 @@ def _find(tables, row, slot):
   return base
 
 
+@numba.njit(inline='always')
+def _refill(head, buf, length, x, offset, saved):
+  """The end of a pop column: lanes whose new state x fell below 2^32
+  refill from the top of the stack in lane order (rans.pop takes the last
+  r words for its r refilled lanes, the first lane the lowest), and the
+  heads become x. Returns the new stack length, or UNDERFLOW with the
+  heads restored to `saved`."""
+  n = x.shape[0]
+  for i in range(n - 1, -1, -1):
+    if x[i] < _HEAD_MIN:
+      if length == 0:
+        head[offset:offset + n] = saved
+        return UNDERFLOW
+      length -= 1
+      x[i] = (x[i] << _U64(32)) | _U64(buf[length])
+  head[offset:offset + n] = x
+  return length
+
+
 _LUT_BITS = 12
 
 
@@ -163,16 +184,9 @@ def pop_columns(head, buf, length, tables, shared, precision, offset, out):
       c = tables[row, s]
       x[i] = (tables[row, s + 1] - c) * (h >> prec) + slot - c
       out[t, i] = s
-    # Lanes refill from the top of the stack in lane order (rans.pop takes
-    # the last r words for its r refilled lanes, the first lane the lowest).
-    for i in range(n - 1, -1, -1):
-      if x[i] < _HEAD_MIN:
-        if length == 0:
-          head[offset:offset + n] = saved
-          return UNDERFLOW
-        length -= 1
-        x[i] = (x[i] << _U64(32)) | _U64(buf[length])
-    head[offset:offset + n] = x
+    length = _refill(head, buf, length, x, offset, saved)
+    if length < 0:
+      return length
   return length
 
 
@@ -197,3 +211,122 @@ def add_remainders(freqs, frac, short, threshold):
       if frac[r, j] == threshold[r]:
         freqs[r, j] += 1
         need -= 1
+
+
+# Quantized CDFs evaluated where they are needed (the coding of compressed
+# files from format 3 on). A symbol's interval is [C(s), C(s + 1)) with
+#   C(0) = 0,  C(k) = floor(F(k) * (2^precision - L)) + k,  C(L) = 2^precision
+# for the continuous CDF F at the boundary between symbols k - 1 and k. F
+# never decreases, so every symbol keeps at least one slot, and encoder and
+# decoder evaluate the same float64 expression on the same inputs, so they
+# agree bit for bit. A push evaluates C twice; a pop bisects on C, about
+# log2(L) evaluations, instead of the L + 1 a whole table costs.
+GAUSSIAN_BUCKETS = 0   # params (mean, scale); edges: the interior bucket edges.
+BERNOULLI_LOGIT = 1    # params (logit,); two symbols, P(0) = sigmoid(-logit).
+LOGISTIC_MIXTURE = 2   # params (weights, means, inverse scales), K each;
+                       # edges: the interior bin edges.
+_INV_SQRT2 = 0.7071067811865476
+
+
+@numba.njit(inline='always')
+def _cdf(family, p, edge):
+  """F at one boundary for one symbol's parameters p."""
+  if family == GAUSSIAN_BUCKETS:
+    return 0.5 * math.erfc((p[0] - edge) / p[1] * _INV_SQRT2)
+  if family == BERNOULLI_LOGIT:
+    return 1.0 / (1.0 + math.exp(p[0]))
+  k = p.shape[0] // 3
+  f = 0.0
+  for j in range(k):
+    f += p[j] / (1.0 + math.exp((p[k + j] - edge) * p[2 * k + j]))
+  return f
+
+
+@numba.njit(inline='always')
+def _quantized_cdf(family, p, edges, k, levels, spare):
+  """C(k) for k = 0..levels (see above); spare = 2^precision - levels."""
+  if k <= 0:
+    return 0
+  if k >= levels:
+    return spare + levels
+  f = _cdf(family, p, edges[k - 1])
+  f = min(max(f, 0.0), 1.0)    # Mixture weights may sum past 1 by rounding.
+  return np.int64(f * spare) + k
+
+
+@_jit
+def quantized_cdf_tables(params, family, levels, edges, precision, out):
+  """Every C(k), k = 0..levels, of params [rows, P] into out [rows,
+  levels + 1]: the whole tables the CDF coder never builds (tests code
+  with them through `push_columns` as the oracle)."""
+  spare = (1 << precision) - levels
+  for r in range(params.shape[0]):
+    for k in range(levels + 1):
+      out[r, k] = _quantized_cdf(family, params[r], edges, k, levels, spare)
+
+
+@_jit
+def push_cdf(head, buf, length, symbols, params, family, levels, edges,
+             precision, offset):
+  """`push_columns` with each symbol's interval from its quantized CDF:
+  symbols [T, n] under params [T, n, P]. Returns the new stack length, or
+  BAD_SYMBOL (outside 0..levels-1, or of no slot) with the heads as they
+  were."""
+  steps, n = symbols.shape
+  spare = (1 << precision) - levels
+  shift = _U64(64 - precision)
+  prec = _U64(precision)
+  saved = head[offset:offset + n].copy()
+  for t in range(steps):
+    for i in range(n):
+      s = symbols[t, i]
+      if s < 0 or s >= levels:
+        head[offset:offset + n] = saved
+        return BAD_SYMBOL
+      lo = _quantized_cdf(family, params[t, i], edges, s, levels, spare)
+      hi = _quantized_cdf(family, params[t, i], edges, s + 1, levels, spare)
+      if hi <= lo:
+        head[offset:offset + n] = saved
+        return BAD_SYMBOL
+      c, f = _U64(lo), _U64(hi - lo)
+      x = head[offset + i]
+      if (x >> shift) >= f:
+        buf[length] = np.uint32(x & _WORD_MASK)
+        length += 1
+        x = x >> _U64(32)
+      head[offset + i] = ((x // f) << prec) + (x % f) + c
+  return length
+
+
+@_jit
+def pop_cdf(head, buf, length, params, family, levels, edges, precision,
+            offset, out):
+  """Pops what `push_cdf` pushed under the same params [T, n, P] (columns
+  t = T-1..0), each symbol by bisection on its quantized CDF, into out
+  [T, n]. Returns the new stack length, or UNDERFLOW with the heads and
+  the stack untouched."""
+  steps, n = out.shape
+  spare = (1 << precision) - levels
+  total = np.int64(1) << precision
+  prec = _U64(precision)
+  mask = _U64((1 << precision) - 1)
+  saved = head[offset:offset + n].copy()
+  x = np.empty(n, np.uint64)
+  for t in range(steps - 1, -1, -1):
+    for i in range(n):
+      h = head[offset + i]
+      slot = np.int64(h & mask)
+      lo, hi, c_lo, c_hi = 0, levels, np.int64(0), total
+      while hi - lo > 1:            # C(lo) <= slot < C(hi) throughout.
+        mid = (lo + hi) >> 1
+        c = _quantized_cdf(family, params[t, i], edges, mid, levels, spare)
+        if c <= slot:
+          lo, c_lo = mid, c
+        else:
+          hi, c_hi = mid, c
+      x[i] = _U64(c_hi - c_lo) * (h >> prec) + _U64(slot - c_lo)
+      out[t, i] = lo
+    length = _refill(head, buf, length, x, offset, saved)
+    if length < 0:
+      return length
+  return length

@@ -77,8 +77,12 @@ def to_unit_interval_centres(x, levels):
   return x.astype(jnp.float32) * (2.0 / (levels - 1)) - 1.0
 
 
+# The log-scale clamp that keeps bin masses finite (PixelCNN++ uses -7).
+MIN_LOG_SCALE = -7.0
+
+
 def discretized_logistic_log_mass(x, means, log_scales, levels,
-                                  min_log_scale=-7.0):
+                                  min_log_scale=MIN_LOG_SCALE):
   """log of the bin mass of integer x under each discretized logistic.
 
   Each sub-pixel value x (an integer in 0..L-1) gets the probability mass of
@@ -125,7 +129,7 @@ def discretized_logistic_log_mass(x, means, log_scales, levels,
 
 
 def discretized_logistic_mixture_log_prob(x, logit_weights, means, log_scales,
-                                          levels, min_log_scale=-7.0):
+                                          levels, min_log_scale=MIN_LOG_SCALE):
   """log P(x) of a mixture of discretized logistics per sub-pixel: [B].
 
   Sub-pixels are independent given the parameters (each has its own mixture

