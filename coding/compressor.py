@@ -18,7 +18,7 @@ Format 3 codes every symbol with its quantized CDF, evaluated in the
 compiled coder where it is needed (`bitsback.BBANS(tables='cdf')`);
 formats 1 and 2 built every symbol's whole table from the model's pmf
 ('pmf'): other intervals, so other bytes, the same size to within 0.1%
-(docs/RESULTS.md), and 5-200x slower. The layout
+(docs/RESULTS.md), and 4-210x slower. The layout
 of format 3 is format 2's, and older files are still read and decoded with
 their own scheme: format 2 as written, format 1 (without the header CRC and
 the original shape, which is then the coded shape) likewise.
@@ -137,7 +137,8 @@ def compress(model, fingerprint, images, chains=None, bucket_bits=8,
   lowered to a divisor of the number of images. `version` 2 writes the
   previous format (for older readers; slower)."""
   check_options(chains, bucket_bits, precision)
-  if version not in (2, VERSION):
+  if (not isinstance(version, (int, np.integer)) or isinstance(version, bool)
+      or version not in (2, VERSION)):
     raise ConfigError(f'can write file format 2 or {VERSION}, not {version!r}')
   bucket_bits, precision = int(bucket_bits), int(precision)
   original_shape = list(np.shape(images))

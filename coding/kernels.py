@@ -43,6 +43,7 @@ OK = 0
 UNDERFLOW = -1      # A pop needed a word the stack does not have.
 BAD_SLOT = -2       # A slot past the table's total: a wrong table or data.
 BAD_SYMBOL = -3     # A symbol outside its table, or of frequency zero.
+NO_SLOT = -4        # A quantized CDF gave a symbol no slot (see push_cdf).
 
 
 @_jit
@@ -216,10 +217,14 @@ def add_remainders(freqs, frac, short, threshold):
 # Quantized CDFs evaluated where they are needed (the coding of compressed
 # files from format 3 on). A symbol's interval is [C(s), C(s + 1)) with
 #   C(0) = 0,  C(k) = floor(F(k) * (2^precision - L)) + k,  C(L) = 2^precision
-# for the continuous CDF F at the boundary between symbols k - 1 and k. F
-# never decreases, so every symbol keeps at least one slot, and encoder and
-# decoder evaluate the same float64 expression on the same inputs, so they
-# agree bit for bit. A push evaluates C twice; a pop bisects on C, about
+# for the continuous CDF F at the boundary between symbols k - 1 and k.
+# Encoder and decoder evaluate the same float64 expression on the same
+# inputs, so on the same platform (libm, numba) they agree bit for bit. F
+# does not decrease, up to libm's rounding: erfc and exp are not exactly
+# monotone (a one-ulp rise of glibc's erfc was found near 1.7587), so C(k)
+# can at worst equal C(k + 1), never pass it (the + k); such a symbol has no
+# slot and `push_cdf` refuses it (NO_SLOT) rather than code it wrongly, and
+# intervals never overlap. A push evaluates C twice; a pop bisects on C, about
 # log2(L) evaluations, instead of the L + 1 a whole table costs.
 GAUSSIAN_BUCKETS = 0   # params (mean, scale); edges: the interior bucket edges.
 BERNOULLI_LOGIT = 1    # params (logit,); two symbols, P(0) = sigmoid(-logit).
@@ -270,7 +275,7 @@ def push_cdf(head, buf, length, symbols, params, family, levels, edges,
              precision, offset):
   """`push_columns` with each symbol's interval from its quantized CDF:
   symbols [T, n] under params [T, n, P]. Returns the new stack length, or
-  BAD_SYMBOL (outside 0..levels-1, or of no slot) with the heads as they
+  BAD_SYMBOL (outside 0..levels-1) or NO_SLOT with the heads as they
   were."""
   steps, n = symbols.shape
   spare = (1 << precision) - levels
@@ -287,7 +292,7 @@ def push_cdf(head, buf, length, symbols, params, family, levels, edges,
       hi = _quantized_cdf(family, params[t, i], edges, s + 1, levels, spare)
       if hi <= lo:
         head[offset:offset + n] = saved
-        return BAD_SYMBOL
+        return NO_SLOT
       c, f = _U64(lo), _U64(hi - lo)
       x = head[offset + i]
       if (x >> shift) >= f:

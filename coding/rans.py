@@ -332,8 +332,8 @@ class QuantizedCDF(NamedTuple):
   """Symbols 0..levels-1, each with its own continuous CDF, whose intervals
   the compiled coder computes where it needs them (`kernels.push_cdf`):
   C(k) = floor(F(k) * (2^precision - levels)) + k. Build with
-  `quantized_cdf`, which checks everything the kernels rely on."""
-  family: int           # kernels.GAUSSIAN_BUCKETS, BERNOULLI_LOGIT, ...
+  `quantized_cdf`; the coder checks it again before any coding."""
+  family: str           # A key of _FAMILIES.
   params: np.ndarray    # [T, n, P] float64, C order: column t, lane i.
   levels: int
   edges: np.ndarray     # [levels - 1] float64 boundaries (unused: Bernoulli).
@@ -342,61 +342,86 @@ class QuantizedCDF(NamedTuple):
 _FAMILIES = {'gaussian_buckets': kernels.GAUSSIAN_BUCKETS,
              'bernoulli_logit': kernels.BERNOULLI_LOGIT,
              'logistic_mixture': kernels.LOGISTIC_MIXTURE}
+_WIDTHS = {'gaussian_buckets': 2, 'bernoulli_logit': 1}   # Mixtures: 3K.
 
 
-def quantized_cdf(family, params, levels, edges=None):
-  """A checked `QuantizedCDF` of `family` (a key of _FAMILIES):
-  params [T, n, P] per symbol (gaussian_buckets: mean, scale > 0;
-  bernoulli_logit: the logit; logistic_mixture: K weights summing to one,
-  K means and K inverse scales) and the boundaries `edges` [levels - 1]
-  between consecutive symbols. Non-finite parameters are a CodingError: a
-  NaN would give no interval at all."""
-  if family not in _FAMILIES:
-    raise CodingError(f'unknown CDF family {family!r}; known: '
-                      f'{", ".join(_FAMILIES)}')
-  params = np.ascontiguousarray(params, np.float64)
-  width = {'gaussian_buckets': 2, 'bernoulli_logit': 1}.get(family)
-  if (params.ndim != 3 or (width and params.shape[-1] != width)
-      or params.shape[-1] % 3 and not width or params.shape[-1] == 0):
+def _check_params(family, params):
+  """Everything the kernels' F relies on: finite values, positive scales,
+  mixture weights >= 0 summing to one (else C could decrease, and symbols
+  overlap)."""
+  width = _WIDTHS.get(family)
+  if params.ndim != 3 or params.shape[-1] == 0:
+    bad = True
+  elif width:
+    bad = params.shape[-1] != width
+  else:
+    bad = params.shape[-1] % 3 != 0
+  if bad:
     raise CodingError(f'{family} parameters must be [columns, lanes, '
                       f'{width or "3K"}], got {params.shape}')
   if not np.all(np.isfinite(params)):
     raise CodingError('the model gave NaN or infinite parameters: these '
                       'symbols cannot be coded')
-  if family == 'gaussian_buckets' and params.size and params[..., 1].min() <= 0:
+  if not params.size:
+    return
+  if family == 'gaussian_buckets' and params[..., 1].min() <= 0:
     raise CodingError('a Gaussian scale is zero or negative')
+  if family == 'logistic_mixture':
+    w, _, inv_s = np.split(params, 3, axis=-1)
+    if (w.min() < 0 or np.abs(w.sum(-1) - 1).max() > 1e-6
+        or inv_s.min() <= 0):
+      raise CodingError('logistic mixture parameters need weights >= 0 that '
+                        'sum to one and inverse scales > 0')
+
+
+def quantized_cdf(family, params, levels, edges=None):
+  """A checked `QuantizedCDF` of `family` (a key of _FAMILIES):
+  params [T, n, P] per symbol (gaussian_buckets: mean, scale > 0;
+  bernoulli_logit: the logit; logistic_mixture: K weights >= 0 summing to
+  one, K means and K inverse scales > 0) and the boundaries `edges`
+  [levels - 1] between consecutive symbols (Bernoulli: none). Anything
+  else, NaNs included, is a CodingError."""
+  if family not in _FAMILIES:
+    raise CodingError(f'unknown CDF family {family!r}; known: '
+                      f'{", ".join(_FAMILIES)}')
+  if (not isinstance(levels, (int, np.integer)) or isinstance(levels, bool)
+      or levels < 2):
+    raise CodingError(f'levels must be an integer >= 2, got {levels!r}')
   if family == 'bernoulli_logit':
-    edges = np.zeros(1) if edges is None else edges
     if levels != 2:
       raise CodingError(f'a Bernoulli has 2 symbols, not {levels}')
-  edges = np.ascontiguousarray(edges, np.float64)
-  if (not isinstance(levels, (int, np.integer)) or levels < 2
-      or edges.shape != (levels - 1,) or not np.all(np.isfinite(edges))
+    edges = np.zeros(1) if edges is None else edges
+  params = np.ascontiguousarray(params, np.float64)
+  _check_params(family, params)
+  edges = np.ascontiguousarray(np.zeros(0) if edges is None else edges,
+                               np.float64)
+  if (edges.shape != (levels - 1,) or not np.all(np.isfinite(edges))
       or np.any(np.diff(edges) < 0)):
-    raise CodingError(f'need levels >= 2 and {levels - 1} finite increasing '
-                      f'edges, got levels={levels!r} and edges of shape '
-                      f'{edges.shape}')
-  return QuantizedCDF(_FAMILIES[family], params, int(levels), edges)
+    raise CodingError(f'{levels} levels need {levels - 1} finite increasing '
+                      f'edges, got edges of shape {edges.shape}')
+  return QuantizedCDF(family, params, int(levels), edges)
 
 
 def _check_cdf(cdf, precision):
+  """(precision, kernel family id, checked cdf) for the kernels."""
   precision = _check_precision(precision)
   if not isinstance(cdf, QuantizedCDF):
     raise CodingError('expected a rans.QuantizedCDF (from rans.quantized_cdf)')
+  cdf = quantized_cdf(*cdf)    # Checked again: a NamedTuple can be built by hand.
   if cdf.levels > 1 << precision:
     raise CodingError(f'{cdf.levels} symbols do not fit in {precision}-bit '
                       'tables')
-  return precision
+  return precision, _FAMILIES[cdf.family], cdf
 
 
 def cdf_tables(cdf, precision):
   """The whole cumulative tables [T, n, levels + 1] (uint64) of a
   QuantizedCDF: what `push_cdf` and `pop_cdf` code with, without building
   them. Coding with these through `push_columns` gives the same bytes."""
-  precision = _check_cdf(cdf, precision)
+  precision, family, cdf = _check_cdf(cdf, precision)
   t, n, p = cdf.params.shape
   out = np.empty((t * n, cdf.levels + 1), np.int64)
-  kernels.quantized_cdf_tables(cdf.params.reshape(t * n, p), cdf.family,
+  kernels.quantized_cdf_tables(cdf.params.reshape(t * n, p), family,
                                cdf.levels, cdf.edges, precision, out)
   return out.astype(np.uint64).reshape(t, n, -1)
 
@@ -404,8 +429,8 @@ def cdf_tables(cdf, precision):
 def push_cdf(msg, symbols, cdf, precision, offset=0):
   """Pushes integer symbols [T, n] (column t on lanes offset..offset+n-1,
   t = 0..T-1) under their quantized CDFs, compiled; a symbol outside
-  0..levels-1 is a CodingError and changes nothing."""
-  precision = _check_cdf(cdf, precision)
+  0..levels-1, or without a slot, is a CodingError and changes nothing."""
+  precision, family, cdf = _check_cdf(cdf, precision)
   symbols = np.asarray(symbols)
   if symbols.ndim != 2 or symbols.dtype.kind not in 'iu':
     raise CodingError(f'push_cdf needs integer symbols [columns, lanes], got '
@@ -417,10 +442,16 @@ def push_cdf(msg, symbols, cdf, precision, offset=0):
   msg._reserve(symbols.size)
   length = kernels.push_cdf(msg.head, msg._buf, msg._len,
                             np.ascontiguousarray(symbols, np.int64),
-                            cdf.params, cdf.family, cdf.levels, cdf.edges,
+                            cdf.params, family, cdf.levels, cdf.edges,
                             precision, offset)
   if length == kernels.BAD_SYMBOL:
-    raise CodingError('symbol outside 0..levels-1, or of no slot')
+    raise CodingError(f'symbol outside 0..{cdf.levels - 1}')
+  if length == kernels.NO_SLOT:
+    # F may fall by one ulp where libm's erfc / exp is not monotone; a
+    # symbol squeezed to no slot there cannot be coded (never seen; the
+    # whole-table scheme of format 2 has no such case).
+    raise CodingError('a symbol got no slot: its CDF decreased by rounding at '
+                      'a boundary; write this file as format 2')
   msg._len = length
   return msg
 
@@ -428,12 +459,12 @@ def push_cdf(msg, symbols, cdf, precision, offset=0):
 def pop_cdf(msg, cdf, precision, offset=0):
   """Pops the [T, n] symbols `push_cdf` pushed under the same CDFs; on an
   error the message is unchanged."""
-  precision = _check_cdf(cdf, precision)
+  precision, family, cdf = _check_cdf(cdf, precision)
   steps, n = cdf.params.shape[:2]
   offset = _check_lanes(msg, offset, n)
   out = np.empty((steps, n), np.int64)
   length = kernels.pop_cdf(msg.head, msg._buf, msg._len, cdf.params,
-                           cdf.family, cdf.levels, cdf.edges, precision,
+                           family, cdf.levels, cdf.edges, precision,
                            offset, out)
   if length == kernels.UNDERFLOW:
     raise CodingError('message underflow: the block needs more words than '

@@ -77,6 +77,13 @@ def to_unit_interval_centres(x, levels):
   return x.astype(jnp.float32) * (2.0 / (levels - 1)) - 1.0
 
 
+def bin_edges(levels):
+  """The L - 1 boundaries between consecutive bins of
+  `to_unit_interval_centres` (each centre plus half a bin, 1 / (L - 1)),
+  float64 numpy: where a discretized CDF is evaluated (bits-back coding)."""
+  return -1.0 + (2.0 * np.arange(1, levels) - 1.0) / (levels - 1)
+
+
 # The log-scale clamp that keeps bin masses finite (PixelCNN++ uses -7).
 MIN_LOG_SCALE = -7.0
 

@@ -30,6 +30,7 @@ from common import trainer
 from common.errors import ConfigError, DataError
 # Every config file is smoke-run (and, if it trains, resumed): the list is
 # configs/*.py itself.
+from tests.ranking import pairwise_files
 from tests.test_configs import CONFIGS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -77,7 +78,7 @@ def _run_smoke(name, workdir, arg='smoke'):
     config = _config(name, arg + ',method=kernel')
   if config.entry == 'ranking.run' and config.data.name != 'baseball':
     # A generated file in the data set's format (tests never read ../shared).
-    config.data.path = _write_pairwise_csv(config.data.name, workdir + '.csv')
+    config.data.path = pairwise_files.write_csv(config.data.name, workdir + '.csv')
   if config.entry in ('hmc.run', 'ranking.run') or config.get('data') is None:
     return config, launch.run(config, workdir)
   if name == 'bbans_binarized_mnist':
@@ -95,28 +96,6 @@ def _run_smoke(name, workdir, arg='smoke'):
     with tfds.testing.mock_data(num_examples=24):
       return config, launch.run(config, workdir)
   return config, launch.run(config, workdir)
-
-
-def _write_pairwise_csv(name, path):
-  """Games among 6 teams with home wins, draws and away wins, every team
-  winning and losing, in the columns of BradleyTerry2's data sets."""
-  rng = np.random.default_rng(0)
-  teams = [f'team{i}' for i in range(6)]
-  lines = (['season,home,away,result'] if name == 'football' else
-           ['date,visitor,v_goals,opponent,o_goals,conference,result,home.ice'])
-  for g in range(120):
-    i, j = rng.choice(6, 2, replace=False)
-    outcome = (-1, 0, 1)[g % 3]
-    if name == 'football':
-      season = ('2011-12', '2012-13')[g % 2]
-      lines.append(f'{season},{teams[i]},{teams[j]},{outcome}.0')
-    else:
-      result = (outcome + 1) / 2  # The visitor's: 0, 0.5 or 1.
-      lines.append(f'2009{g:04d},{teams[i]},1,{teams[j]},1,NC,{result},'
-                   f'{bool(g % 2)}')
-  with open(path, 'w') as f:
-    f.write('\n'.join(lines) + '\n')
-  return path
 
 
 def _check_ranking_run(workdir, config, final):

@@ -222,10 +222,8 @@ class LogisticMixtureLikelihood(DecoderLikelihood):
     w = np.exp(logits - logits.max(-1, keepdims=True))
     w /= w.sum(-1, keepdims=True)
     inv_s = np.exp(-np.maximum(log_s, distributions.MIN_LOG_SCALE))
-    # Boundaries half-way between the bin centres -1 + 2j / (L - 1).
-    edges = -1.0 + (2.0 * np.arange(1, self.levels) - 1.0) / (self.levels - 1)
     return ('logistic_mixture', np.concatenate([w, np.tanh(mu), inv_s], -1),
-            edges)
+            distributions.bin_edges(self.levels))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,6 +8,7 @@ import pytest
 from scipy import special
 
 from coding import codecs
+from coding import kernels
 from coding import rans
 from vae import likelihoods
 
@@ -68,6 +69,16 @@ def test_same_bytes_as_the_whole_tables_and_exact_inverse(case, t, n,
   assert a == b
 
 
+def _mixture_pmf(params, edges):
+  """Bin masses of logistic mixtures (weights, means, inverse scales) [..., 3K]
+  between edges, in float64 scipy: a reference apart from the kernels."""
+  w, mu, inv_s = np.split(params, 3, -1)
+  edges = np.concatenate([[-np.inf], edges, [np.inf]])
+  cum = np.sum(w[..., None, :] * special.expit(
+      (edges[:, None] - mu[..., None, :]) * inv_s[..., None, :]), -1)
+  return np.diff(cum, axis=-1)
+
+
 def test_intervals_match_the_distributions_masses():
   # Each symbol's slots are its mass times the spare slots, give or take
   # the one every symbol gets and one from the floors, against float64
@@ -86,11 +97,7 @@ def test_intervals_match_the_distributions_masses():
   p0 = special.expit(-cdf.params[..., 0])
   check(cdf, np.stack([p0, 1 - p0], -1))
   cdf = _mixture(rng, 4, 6, 256, 3)
-  w, mu, inv_s = np.split(cdf.params, 3, -1)
-  edges = np.concatenate([[-np.inf], cdf.edges, [np.inf]])
-  cum = np.sum(w[..., None, :] * special.expit(
-      (edges[:, None] - mu[..., None, :]) * inv_s[..., None, :]), -1)
-  check(cdf, np.diff(cum, axis=-1))
+  check(cdf, _mixture_pmf(cdf.params, cdf.edges))
 
 
 @pytest.mark.parametrize('levels,k', [(256, 5), (4, 2)])
@@ -101,11 +108,8 @@ def test_mixture_cdf_gives_the_training_losss_bin_masses(levels, k):
   raw = np.random.default_rng(1).normal(size=(3, 7, 3 * k)).astype(np.float32)
   family, params, edges = lik.coding_cdf(raw)
   assert family == 'logistic_mixture' and edges.shape == (levels - 1,)
-  w, mu, inv_s = np.split(params, 3, -1)
-  edges = np.concatenate([[-np.inf], edges, [np.inf]])
-  cum = np.sum(w[..., None, :] * special.expit(
-      (edges[:, None] - mu[..., None, :]) * inv_s[..., None, :]), -1)
-  np.testing.assert_allclose(np.diff(cum, axis=-1), lik.pmf(raw), atol=2e-6)
+  np.testing.assert_allclose(_mixture_pmf(params, edges), lik.pmf(raw),
+                             atol=2e-6)
 
 
 def test_bad_input_is_one_clear_error_and_changes_nothing():
@@ -141,13 +145,44 @@ def test_bad_input_is_one_clear_error_and_changes_nothing():
       (('logistic_mixture', p, 16, cdf.edges[:-1]), 'edges'),
       (('logistic_mixture', p, 16, cdf.edges[::-1]), 'increasing'),
       (('gaussian_buckets', np.zeros((1, 2, 2)), 4, np.zeros(3)), 'scale'),
-      (('bernoulli_logit', np.zeros((1, 2, 1)), 3), '2 symbols')]:
+      (('bernoulli_logit', np.zeros((1, 2, 1)), 3), '2 symbols'),
+      (('logistic_mixture', p, '16', cdf.edges), 'integer'),
+      (('logistic_mixture', p * [-1, 1, 1, 1, 1, 1], 16, cdf.edges),
+       'weights'),
+      (('logistic_mixture', p * [2, 2, 1, 1, 1, 1], 16, cdf.edges),
+       'sum to one'),
+      (('logistic_mixture', p * [1, 1, 1, 1, -1, 1], 16, cdf.edges),
+       'inverse scales')]:
     with pytest.raises(rans.CodingError, match=match):
       rans.quantized_cdf(*args)
   with pytest.raises(rans.CodingError, match='do not fit'):
     rans.push_cdf(msg, np.zeros((2, 3), int), cdf, 3)
   with pytest.raises(rans.CodingError, match='QuantizedCDF'):
     rans.pop_cdf(msg, cdf.params, 24)
+  # A hand-built QuantizedCDF is checked again before any coding.
+  with pytest.raises(rans.CodingError, match='inverse scales'):
+    rans.pop_cdf(msg, cdf._replace(params=-cdf.params), 24)
+  assert msg == init
+
+
+def test_a_symbol_without_a_slot_is_refused_not_miscoded():
+  # The kernels' last guard: a CDF that decreases (here a mixture with a
+  # negative inverse scale, which `quantized_cdf` refuses; libm rounding can
+  # do it by one ulp) gives C = [0, 65532, 32768, 3, 65536] for 4 symbols at
+  # 16 bits; symbol 1 has no slot and the push stops with the heads as
+  # they were.
+  msg = rans.random_message(1, 2)
+  head = msg.head.copy()
+  params = np.array([[[1.0, 0.0, -50.0]]])
+  edges = np.array([-0.5, 0.0, 0.5])
+  out = np.empty((1, 5), np.int64)
+  kernels.quantized_cdf_tables(params[0], kernels.LOGISTIC_MIXTURE, 4, edges,
+                               16, out)
+  np.testing.assert_array_equal(out, [[0, 65532, 32768, 3, 65536]])
+  length = kernels.push_cdf(msg.head, msg._buf, msg._len, np.array([[1]]),
+                            params, kernels.LOGISTIC_MIXTURE, 4, edges, 16, 0)
+  assert length == kernels.NO_SLOT
+  np.testing.assert_array_equal(msg.head, head)
 
 
 def test_empty_blocks_change_nothing():
