@@ -198,7 +198,9 @@ def gated_plan(net, params, shape, levels, y):
   complete with the whole row, and only row r + 1 reads it (down-shifted
   link): `row(cache, r)` computes row r - 1 of every vertical layer, and of
   its 1 x 1 link, for the whole width at once. Before row 0 the link reads
-  the down shift's zero row.
+  the down shift's zero row. A vertical layer reads the k//2 + 1 rows
+  ending at the row it computes, so its input cache holds just those rows
+  and rolls on by one row per image row, as in `pixelcnn_plan`.
   """
   batch, height, width, groups = shape
   p = net.stack_channels
@@ -231,12 +233,14 @@ def gated_plan(net, params, shape, levels, y):
     return conv(v_pre_row, lay['link']['kernel']) + lay['link']['bias']
 
   def init(b):
-    # Vertical inputs: padded like nn.Conv (k//2 rows on top, k//2 columns
-    # each side); horizontal inputs: k//2 columns on the left.
+    # Vertical inputs: the k//2 + 1 rows a layer reads (the zero rows above
+    # the image to start with), padded by k//2 columns each side like
+    # nn.Conv; the last row is the one being filled. Horizontal inputs: one
+    # row, k//2 columns of padding on the left.
     v_in, h_in, links = [], [], []
     for i, lay in enumerate(layers):
       half, cin = lay['k'] // 2, groups if i == 0 else p
-      v_in.append(new_buffer(b, height, width, cin, ((half, 0), (half, half))))
+      v_in.append(new_buffer(b, half + 1, width, cin, ((0, 0), (half, half))))
       h_in.append(new_buffer(b, 1, width, cin, ((0, 0), (half, 0))))
       links.append(link(lay, jnp.zeros((b, 1, width, 2 * p), jnp.float32)))
     return {'v_in': v_in, 'h_in': h_in, 'link': links}
@@ -244,23 +248,26 @@ def gated_plan(net, params, shape, levels, y):
   def row(cache, r):
     """Row r - 1 of the vertical stack (all of it is known by now)."""
     def vertical(cache):
-      v_in, links = list(cache['v_in']), []
+      v_in, links, v_pre = list(cache['v_in']), [], None
       for i, lay in enumerate(layers):
-        k = lay['k']
-        v_pre = (conv(window(v_in[i], r - 1, 0, k // 2 + 1, v_in[i].shape[2]),
-                      lay['vert']['kernel']) + lay['vert']['bias'])
+        if i:  # Row r - 1 of the layer below becomes this layer's last row.
+          half = lay['k'] // 2
+          v_in[i] = put(roll_rows(v_in[i]), gate(v_pre), half, half)
+        # v_in[i] holds rows r - 1 - k//2 .. r - 1 (layer 0's last row got
+        # the inputs of row r - 1 pixel by pixel).
+        v_pre = conv(v_in[i], lay['vert']['kernel']) + lay['vert']['bias']
         links.append(link(lay, v_pre))
-        if i + 1 < len(layers):
-          nxt = layers[i + 1]['k'] // 2
-          v_in[i + 1] = put(v_in[i + 1], gate(v_pre), r - 1 + nxt, nxt)
+      v_in[0] = roll_rows(v_in[0])  # Its last row is row r's, to be filled.
       return dict(cache, v_in=v_in, link=links)
-    # The horizontal caches hold one row; the row they held is done.
+    # Before row 0 the link is init's (the down shift's zero row). The
+    # horizontal caches hold one row; the row they held is done.
     return jax.lax.cond(r > 0, vertical, lambda cache: cache, cache)
 
   def put_input(cache, xin, r, c):
+    del r
     half = layers[0]['k'] // 2
     v_in, h_in = list(cache['v_in']), list(cache['h_in'])
-    v_in[0] = put(v_in[0], xin, r + half, c + half)
+    v_in[0] = put(v_in[0], xin, half, c + half)
     h_in[0] = put(h_in[0], xin, 0, c + half)
     return dict(cache, v_in=v_in, h_in=h_in)
 
