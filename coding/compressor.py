@@ -17,8 +17,9 @@ reads before any decoding work, so a damaged header is one clear
 Format 3 codes every symbol with its quantized CDF, evaluated in the
 compiled coder where it is needed (`bitsback.BBANS(tables='cdf')`);
 formats 1 and 2 built every symbol's whole table from the model's pmf
-('pmf'): other intervals, so other bytes, the same size to within 0.1%
-(docs/RESULTS.md), and 4-210x slower. The layout
+('pmf'): other intervals, so other bytes and other popped latents, the
+same rate up to a bits-back file's path noise (-0.06% to +0.23% measured,
+docs/RESULTS.md), and 4-210x slower. The layout
 of format 3 is format 2's, and older files are still read and decoded with
 their own scheme: format 2 as written, format 1 (without the header CRC and
 the original shape, which is then the coded shape) likewise.
