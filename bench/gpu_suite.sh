@@ -19,10 +19,10 @@
 # failure (a missing package, a timeout) does not stop the others; the
 # merged file is OUT_DIR/gpu_suite.json, with each part's log beside it.
 # No dataset is read: the images are random (speed does not depend on them).
-# Pure-Python wheels missing on the machine (ml_collections, tensorboardX,
-# arviz; numba for the coder, if its wheel fits) are installed from
-# .gpu_carry/wheels when that folder exists (`pip download --no-deps -d
-# .gpu_carry/wheels ...` here, then carry it).
+# Wheels missing on the machine (ml_collections, tensorboardX, arviz; numba
+# and llvmlite for the coder) are installed from .gpu_carry/wheels when that
+# folder exists: fill it here with `python bench/gpu_carry.py
+# --python_version=3.X` (the device's `python3 --version`), then carry it.
 set -u
 out=${1:-${OUT:-bench/results/gpu}}
 py=${PYTHON:-python3}
