@@ -1,9 +1,22 @@
-"""Test setup: repo root importable, a shared XLA compile cache per session."""
+"""Test setup: repo root importable, a shared XLA compile cache per session,
+and XLA's CPU compiler without its expensive optimizations."""
 import os
 import sys
 
-import jax
-import pytest
+# Most of the suite's time is XLA compiling tiny models, which then run for
+# milliseconds: without LLVM's expensive passes the smoke runs compile about
+# a third faster (PixelCNN++ 33 -> 20 s, Real NVP digits 22 -> 16 s). The
+# programs compute the same functions; comparisons within a test (resumed
+# vs uninterrupted, cached vs naive, 8 devices vs 1) run under the same
+# flags. Set before JAX starts its backend; subprocesses inherit it unless a
+# test passes its own XLA_FLAGS.
+_FAST_COMPILE = ('--xla_backend_optimization_level=0 '
+                 '--xla_llvm_disable_expensive_passes=true')
+os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') + ' '
+                           + _FAST_COMPILE).strip()
+
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)

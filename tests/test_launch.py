@@ -53,6 +53,13 @@ def _cli(args, env_extra=None, timeout=300):
   return proc, time.time() - start
 
 
+def _eight_devices():
+  """The environment of a subprocess on 8 CPU devices, keeping the suite's
+  XLA flags (tests/conftest.py)."""
+  flags = os.environ.get('XLA_FLAGS', '')
+  return {'XLA_FLAGS': f'{flags} --xla_force_host_platform_device_count=8'}
+
+
 def _assert_one_line_error(proc, *fragments):
   assert proc.returncode != 0, proc.stderr[-2000:]
   errors = [l for l in proc.stderr.splitlines() if l.startswith('error:')]
@@ -368,7 +375,7 @@ def test_missing_dataset_offline_fails_fast(tmp_path):
 def test_batch_not_divisible_by_devices(tmp_path):
   proc, _ = _cli(['--config=configs/realnvp_digits.py:smoke',
                   f'--workdir={tmp_path}', '--config.batch_size=12'],
-                 {'XLA_FLAGS': '--xla_force_host_platform_device_count=8'})
+                 _eight_devices())
   _assert_one_line_error(proc, 'batch_size=12', '8 devices')
 
 
@@ -549,7 +556,7 @@ def test_eight_devices_match_one_device(tmp_path):
   launch.run(config, one)
   proc, _ = _cli(['--config=configs/realnvp_2d.py:smoke', f'--workdir={eight}',
                   '--config.model.flow_batch_norm=True'],
-                 {'XLA_FLAGS': '--xla_force_host_platform_device_count=8'})
+                 _eight_devices())
   assert proc.returncode == 0, proc.stderr[-3000:]
   loss_1 = [r['train/loss'] for r in _metrics(one) if 'train/loss' in r]
   loss_8 = [r['train/loss'] for r in _metrics(eight) if 'train/loss' in r]

@@ -100,6 +100,27 @@ def test_intervals_match_the_distributions_masses():
   check(cdf, _mixture_pmf(cdf.params, cdf.edges))
 
 
+def test_the_cdf_intervals_cost_what_the_pmf_tables_cost():
+  # Expected code length, under the float64 distribution, of the quantized
+  # CDF's intervals and of `codecs.quantize_pmf`'s tables (formats 3 and
+  # 2): the two quantizations agree to within 1e-5 bits
+  # per symbol (3.7e-7 measured), so format 3 costs no rate.
+  rng = np.random.default_rng(4)
+  precision = 24
+  def cost(freqs, pmf):
+    return -np.sum(pmf * np.log2(freqs / 2.0 ** precision), -1)
+  gaussian, mixture = _gaussian(rng, 6, 50, 8), _mixture(rng, 6, 50, 256, 5)
+  m, s = gaussian.params[..., 0], gaussian.params[..., 1]
+  for cdf, pmf in [
+      (gaussian, codecs.gaussian_bucket_pmf(m, s, 8).reshape(6, 50, -1)),
+      (mixture, _mixture_pmf(mixture.params, mixture.edges))]:
+    ours = np.diff(rans.cdf_tables(cdf, precision).astype(np.int64), axis=-1)
+    old = codecs.quantize_pmf(pmf, precision)
+    entropy = -np.sum(pmf * np.log2(np.maximum(pmf, 1e-300)), -1)
+    assert np.abs(cost(ours, pmf) - cost(old, pmf)).max() < 1e-5
+    assert (cost(ours, pmf) - entropy).max() < 1e-4   # Both near the entropy.
+
+
 @pytest.mark.parametrize('levels,k', [(256, 5), (4, 2)])
 def test_mixture_cdf_gives_the_training_losss_bin_masses(levels, k):
   # The likelihood's two descriptions agree: bin masses from differences of

@@ -190,8 +190,8 @@ def test_float64_chains_sharded_over_eight_devices_match_one_device(tmp_path):
   root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   draws = []
   for devices in (1, 8):
-    env = dict(os.environ,
-               XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
+    env = dict(os.environ, XLA_FLAGS=os.environ.get('XLA_FLAGS', '')
+               + f' --xla_force_host_platform_device_count={devices}')
     workdir = tmp_path / f'd{devices}'
     proc = subprocess.run(
         [sys.executable, 'launch.py',
