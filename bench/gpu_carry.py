@@ -12,7 +12,7 @@ numba + llvmlite built for the device's Python (ask it first: `python3
 with zip's usual deflate, too much beside the rest, so every wheel above
 `--repack_mb` is rewritten with LZMA members (zip method 14, which
 Python's zipfile, and so pip, reads): the same files and RECORD, about a
-third smaller. Prints the total with the tracked tree against the limit.
+third smaller. Prints the total with the working tree against the limit.
 """
 import os
 import re
@@ -50,26 +50,35 @@ def pinned(name):
 
 def pip_download(specs, extra=()):
   cmd = [sys.executable, '-m', 'pip', 'download', '--no-deps',
-         '--only-binary=:all:', '-d', _DIR.value, *extra, *specs]
+         '--disable-pip-version-check', '--only-binary=:all:', '-d',
+         _DIR.value, *extra, *specs]
   proc = subprocess.run(cmd, capture_output=True, text=True)
   if proc.returncode:
+    lines = proc.stderr.strip().splitlines()
+    errors = [l for l in lines if l.startswith('ERROR')] or lines[-1:]
     raise SystemExit('error: pip download failed: '
-                     + proc.stderr.strip().splitlines()[-1])
+                     + (' '.join(errors) or f'exit status {proc.returncode}'))
 
 
 def repack_lzma(path):
   """Rewrites a wheel with LZMA members (same names, bytes and order)."""
   tmp = path + '.tmp'
-  with zipfile.ZipFile(path) as src, zipfile.ZipFile(
-      tmp, 'w', compression=zipfile.ZIP_LZMA) as dst:
-    for info in src.infolist():
-      dst.writestr(info, src.read(info), compress_type=zipfile.ZIP_LZMA)
-  os.replace(tmp, path)
+  try:
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(
+        tmp, 'w', compression=zipfile.ZIP_LZMA) as dst:
+      for info in src.infolist():
+        dst.writestr(info, src.read(info), compress_type=zipfile.ZIP_LZMA)
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
 
 
-def tracked_bytes():
-  files = subprocess.run(['git', 'ls-files', '-z'], cwd=ROOT, check=True,
-                         capture_output=True).stdout.split(b'\0')
+def tree_bytes():
+  """What travels besides the carry: tracked and untracked, not ignored."""
+  files = subprocess.run(
+      ['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+      cwd=ROOT, check=True, capture_output=True).stdout.split(b'\0')
   return sum(os.path.getsize(os.path.join(ROOT, f.decode()))
              for f in files if f and os.path.isfile(os.path.join(ROOT, f.decode())))
 
@@ -78,11 +87,14 @@ def main(_):
   if not re.fullmatch(r'3\.\d+', _PYTHON.value):
     raise SystemExit('error: give --python_version=3.X, the device\'s Python')
   os.makedirs(_DIR.value, exist_ok=True)
+  for name in os.listdir(_DIR.value):   # gpu_suite.sh installs every wheel
+    if name.endswith(('.whl', '.tmp')):  # here: none for another Python.
+      os.remove(os.path.join(_DIR.value, name))
   pip_download([pinned(n) for n in PURE])
   pip_download([pinned(n) for n in COMPILED],
                ['--python-version', _PYTHON.value, '--implementation', 'cp',
                 '--platform', _PLATFORM.value])
-  total = tracked_bytes()
+  total = tree_bytes()
   for name in sorted(os.listdir(_DIR.value)):
     path = os.path.join(_DIR.value, name)
     if name.endswith('.whl') and os.path.getsize(path) > _REPACK_MB.value * 2**20:
@@ -91,7 +103,7 @@ def main(_):
       print(f'{name}: {before / 2**20:.1f} -> '
             f'{os.path.getsize(path) / 2**20:.1f} MiB (LZMA)')
     total += os.path.getsize(path)
-  print(f'carry with the tracked tree: {total / 2**20:.1f} MiB of '
+  print(f'carry with the tree: {total / 2**20:.1f} MiB of '
         f'{LIMIT_BYTES / 2**20:.0f} MiB'
         + ('' if total <= LIMIT_BYTES else ': TOO LARGE, drop something'))
 

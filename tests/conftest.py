@@ -8,12 +8,13 @@ import sys
 # a third faster (PixelCNN++ 33 -> 20 s, Real NVP digits 22 -> 16 s). The
 # programs compute the same functions; comparisons within a test (resumed
 # vs uninterrupted, cached vs naive, 8 devices vs 1) run under the same
-# flags. Set before JAX starts its backend; subprocesses inherit it unless a
-# test passes its own XLA_FLAGS.
+# flags. Set before JAX starts its backend (a level the caller set wins);
+# subprocesses inherit it, and tests that add device counts append to it.
 _FAST_COMPILE = ('--xla_backend_optimization_level=0 '
                  '--xla_llvm_disable_expensive_passes=true')
-os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') + ' '
-                           + _FAST_COMPILE).strip()
+if '--xla_backend_optimization_level' not in os.environ.get('XLA_FLAGS', ''):
+  os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') + ' '
+                             + _FAST_COMPILE).strip()
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position

@@ -50,8 +50,10 @@ def _random_variables(obj, shape, num_classes):
   Exactness holds for any weights, so no trained or data-initialised ones
   are needed; flax's init would compile a random generator per parameter
   (seconds per network, most of this file's time). Scales keep activations
-  of order one: weights N(0, 1/fan_in), vectors (biases, weight-norm gains)
-  N(0, 1/2).
+  of order one: weights N(0, 1/fan_in), weight-norm gains N(0, 1/2), biases
+  N(0, 0.01): larger biases left every ReLU of a 3-channel Gated PixelCNN
+  dead, so its outputs ignored the image and the tests compared constants
+  (`_check_depends_on_the_image` guards against that).
   """
   batch = {'x': jax.ShapeDtypeStruct((1, *shape), jnp.int32)}
   if num_classes:
@@ -59,11 +61,22 @@ def _random_variables(obj, shape, num_classes):
   shapes = jax.eval_shape(obj.init, jax.random.key(0), batch)
   rng = np.random.default_rng(0)
 
-  def draw(leaf):
+  def draw(path, leaf):
     fan_in = np.prod(leaf.shape[:-1]) if len(leaf.shape) > 1 else 2.0
+    if jax.tree_util.keystr(path[-1:]) == "['bias']":
+      fan_in = 100.0
     return jnp.asarray(rng.normal(0.0, fan_in ** -0.5, leaf.shape), leaf.dtype)
 
-  return jax.tree_util.tree_map(draw, shapes)
+  return jax.tree_util.tree_map_with_path(draw, shapes)
+
+
+def _check_depends_on_the_image(apply_fn, x, levels):
+  """The network's outputs change with the first pixel, in its own row and
+  in the rows below: the caches under test carry something."""
+  x2 = x.at[:, 0, 0].set((x[:, 0, 0] + 1) % levels)
+  centres = lambda x: distributions.to_unit_interval_centres(x, levels)
+  change = jnp.abs(apply_fn(centres(x)) - apply_fn(centres(x2))).max((0, 2, 3))
+  assert change[0] > 1e-3 and change[1:].max() > 1e-3, change
 
 
 def _objective(net, shape, num_classes=0, num_samples=0):
@@ -98,6 +111,7 @@ def test_cached_sampler_equals_naive_sampler(name, shape, batch, num_classes,
   labels = obj.sample_labels(batch)
 
   apply_fn = obj._apply_fn(variables, labels)  # pylint: disable=protected-access
+  _check_depends_on_the_image(apply_fn, jnp.ones(full_shape, jnp.int32), LEVELS)
 
   def both(variables, key):  # One compilation for both samplers.
     noise = net.head.noise(key, full_shape)
@@ -126,26 +140,25 @@ def test_cached_sampler_equals_naive_sampler(name, shape, batch, num_classes,
 
 def _teacher_forced_raw(plan, head, x):
   """The plan's raw output at every pixel of a given image x fed in raster
-  order as the sampler feeds it (zeros at the current pixel, then its
-  value), one pixel per step (one channel, or a mixture head)."""
+  order, each pixel's values written before its output is computed: the
+  masks hide a sub-pixel from its own and earlier outputs, so every
+  sub-pixel's output is the one the sampler computes at its step."""
   batch, height, width, _ = x.shape
   centres = distributions.to_unit_interval_centres(x, head.levels)
-  zeros = distributions.to_unit_interval_centres(
-      jnp.zeros_like(x[:, :1, :1]), head.levels)
   cache, rows = plan.init(batch), []
   for r in range(height):
     cache, cols = plan.row(cache, r), []
     for c in range(width):
-      cache, raw = plan.pixel(plan.put_input(cache, zeros, r, c), r, c)
       cache = plan.put_input(cache, centres[:, r:r + 1, c:c + 1], r, c)
+      cache, raw = plan.pixel(cache, r, c)
       cols.append(raw)
     rows.append(jnp.concatenate(cols, 2))
   return jnp.concatenate(rows, 1)
 
 
 @pytest.mark.parametrize('name,shape,num_classes,num_scales', [
-    ('pixelcnn', (5, 6, 1), 0, 1), ('gated_pixelcnn', (7, 4, 1), 2, 1),
-    ('pixelcnnpp', (2, 4, 3), 0, 2)])
+    ('pixelcnn', (5, 6, 3), 0, 1), ('gated_pixelcnn', (7, 4, 3), 2, 1),
+    ('pixelcnnpp', (4, 4, 3), 0, 2)])
 def test_cached_raw_outputs_equal_the_full_pass(name, shape, num_classes,
                                                 num_scales):
   # Samples can hide a wrong cache (a small logit error rarely flips a
@@ -158,8 +171,9 @@ def test_cached_raw_outputs_equal_the_full_pass(name, shape, num_classes,
                   jnp.int32)
   plan = sampling._cached_plan(net, variables['params'], net.head,  # pylint: disable=protected-access
                                (2, *shape), labels)
-  full = obj._apply_fn(variables, labels)(  # pylint: disable=protected-access
-      distributions.to_unit_interval_centres(x, LEVELS))
+  apply_fn = obj._apply_fn(variables, labels)  # pylint: disable=protected-access
+  _check_depends_on_the_image(apply_fn, x, LEVELS)
+  full = apply_fn(distributions.to_unit_interval_centres(x, LEVELS))
   cached = jax.jit(lambda x: _teacher_forced_raw(plan, net.head, x))(x)
   np.testing.assert_allclose(cached, full, rtol=1e-4, atol=1e-5)
 
@@ -171,6 +185,9 @@ def test_objective_samples_gated_pixelcnn_with_the_cached_sampler():
   shape, n = (3, 5, 3), 2
   net = _network('gated_pixelcnn', 3, num_classes=3)
   obj, variables = _objective(net, shape, num_classes=3, num_samples=n)
+  _check_depends_on_the_image(
+      obj._apply_fn(variables, obj.sample_labels(n)),  # pylint: disable=protected-access
+      jnp.ones((n, *shape), jnp.int32), LEVELS)
   key = jax.random.key(3)
   cls = type(obj)
   compiled = {name: getattr(cls, name).lower(obj, variables, key, n).compile(
