@@ -6,12 +6,12 @@ Command:   python launch.py --config=configs/bbans_mnist.py \
 Hardware:  2-core CPU (no accelerator).
 Wall time: the VAE: 10 epochs (30k steps of batch 20) in 38 min on the
            shared CPU; coding: 99 s to encode and 102 s to decode 1000 test
-           images in 100 chains (about 0.1 s per image each way: the
-           256-level tables of 784 pixels dominate; measured before issue
-           17, which made it 1.15x faster with the same bytes for the same
-           chains: docs/RESULTS.md "BB-ANS speed"; without --config.chains
-           the default is now one chain per 250 images, a smaller file).
-Result:    on the first 1000 test images (--config.max_images=1000):
+           images in 100 chains (about 0.1 s per image each way, file
+           format 2 before issue 17; format 3, the default now, codes
+           about 3,000 / 2,000 8-bit MNIST images/s each way:
+           docs/RESULTS.md "BB-ANS speed"; without --config.chains the
+           default is now one chain per 250 images, a smaller file).
+Result:    on the first 1000 test images (--config.max_images=1000; format 2):
            1.826 bits/dim for the whole file, 1.765 without the initial
            bits, against the VAE's negative ELBO of 1.761 on the same
            images (1.808 on all 10k); gzip 1.590, bz2 1.433, lzma 1.400,
