@@ -11,10 +11,10 @@ Wall time: encode 23 s, decode 26 s for the 10k test images in 100
            17,000 / 21,000 images/s (encode / decode) in the default 40
            chains (docs/RESULTS.md "BB-ANS speed").
 Result:    with runs/vae_k1_e40 (configs/vae_mnist.py, 40 epochs, trained on
-           dynamically binarized MNIST; format 2): 0.1875 bits/dim for the whole
-           file, 0.1814 without the initial bits, against the model's
-           negative ELBO of 0.1809 on the same images; gzip 0.357, bz2
-           0.246, lzma 0.312, PNG 1.37, WebP 0.84. Lossless.
+           dynamically binarized MNIST; file format 2): 0.1875 bits/dim
+           for the whole file, 0.1814 without the initial bits, against the
+           model's negative ELBO of 0.1809 on the same images; gzip 0.357,
+           bz2 0.246, lzma 0.312, PNG 1.37, WebP 0.84. Lossless.
 Smoke:     --config=configs/bbans_binarized_mnist.py:smoke (a few seconds).
 
 Townsend et al. 2019 (arXiv:1901.04866) Table 3: 0.19 bits/dim (negative
