@@ -109,21 +109,18 @@ def _find(tables, row, slot):
 
 
 @numba.njit(inline='always')
-def _refill(head, buf, length, x, offset, saved):
+def _refill(buf, length, x):
   """The end of a pop column: lanes whose new state x fell below 2^32
   refill from the top of the stack in lane order (rans.pop takes the last
-  r words for its r refilled lanes, the first lane the lowest), and the
-  heads become x. Returns the new stack length, or UNDERFLOW with the
-  heads restored to `saved`."""
-  n = x.shape[0]
-  for i in range(n - 1, -1, -1):
+  r words for its r refilled lanes, the first lane the lowest). Returns the
+  new stack length, or UNDERFLOW (x then partly refilled: the caller
+  restores the heads)."""
+  for i in range(x.shape[0] - 1, -1, -1):
     if x[i] < _HEAD_MIN:
       if length == 0:
-        head[offset:offset + n] = saved
         return UNDERFLOW
       length -= 1
       x[i] = (x[i] << _U64(32)) | _U64(buf[length])
-  head[offset:offset + n] = x
   return length
 
 
@@ -185,15 +182,10 @@ def pop_columns(head, buf, length, tables, shared, precision, offset, out):
       c = tables[row, s]
       x[i] = (tables[row, s + 1] - c) * (h >> prec) + slot - c
       out[t, i] = s
-    # `_refill`, written out: calling it (inlined or not) cut one-lane
-    # decoding from 96 to 40 M symbols/s (bench/rans_vs_constriction.py).
-    for i in range(n - 1, -1, -1):
-      if x[i] < _HEAD_MIN:
-        if length == 0:
-          head[offset:offset + n] = saved
-          return UNDERFLOW
-        length -= 1
-        x[i] = (x[i] << _U64(32)) | _U64(buf[length])
+    length = _refill(buf, length, x)
+    if length == UNDERFLOW:
+      head[offset:offset + n] = saved
+      return UNDERFLOW
     head[offset:offset + n] = x
   return length
 
@@ -338,7 +330,9 @@ def pop_cdf(head, buf, length, params, family, levels, edges, precision,
           hi, c_hi = mid, c
       x[i] = _U64(c_hi - c_lo) * (h >> prec) + _U64(slot - c_lo)
       out[t, i] = lo
-    length = _refill(head, buf, length, x, offset, saved)
-    if length < 0:
-      return length
+    length = _refill(buf, length, x)
+    if length == UNDERFLOW:
+      head[offset:offset + n] = saved
+      return UNDERFLOW
+    head[offset:offset + n] = x
   return length
