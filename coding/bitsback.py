@@ -142,7 +142,7 @@ def _table_part(cum, precision):
 
 def _cdf_part(family, params, levels, edges, precision):
   """A part coded with quantized CDFs, params [B, D, P] per symbol."""
-  cdf = rans.quantized_cdf(family, np.swapaxes(params, 0, 1), levels, edges)
+  cdf = rans.QuantizedCDF(family, np.swapaxes(params, 0, 1), levels, edges)
   def pop(msg):
     msg, symbols = rans.pop_cdf(msg, cdf, precision)
     return msg, symbols.T
@@ -159,12 +159,8 @@ def _interior_edges(bits):
   return codecs.bucket_edges(bits)[1:-1]
 
 
-# How the parts' intervals are computed, by file format: 'pmf' (formats 1
-# and 2) builds every symbol's whole table from the model's pmf
-# (`codecs.quantize_pmf`); 'cdf' (format 3) evaluates quantized CDFs in the
-# compiled coder, only where a symbol needs them. Both are exact; 'cdf' is
-# far faster, and its intervals differ, so a file is decoded with the
-# scheme it was written with.
+# How the parts' intervals are computed (see the module docstring); their
+# intervals differ, so a file is decoded with the scheme it was written with.
 TABLES = ('pmf', 'cdf')
 
 

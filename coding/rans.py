@@ -30,10 +30,10 @@ and give exactly the message that T calls of `push` / `pop` give; `push` and
 `to_bytes` / `from_bytes` serialise a message: magic, format version, lane
 count, tail length, a CRC-32 of the payload, then the heads and the words.
 """
+import dataclasses
 import operator
 import struct
 import zlib
-from typing import NamedTuple
 
 import numpy as np
 
@@ -328,17 +328,6 @@ def from_bytes(data):
   return Message(head, tail)
 
 
-class QuantizedCDF(NamedTuple):
-  """Symbols 0..levels-1, each with its own continuous CDF, whose intervals
-  the compiled coder computes where it needs them (`kernels.push_cdf`):
-  C(k) = floor(F(k) * (2^precision - levels)) + k. Build with
-  `quantized_cdf`; the coder checks it again before any coding."""
-  family: str           # A key of _FAMILIES.
-  params: np.ndarray    # [T, n, P] float64, C order: column t, lane i.
-  levels: int
-  edges: np.ndarray     # [levels - 1] float64 boundaries (unused: Bernoulli).
-
-
 _FAMILIES = {'gaussian_buckets': kernels.GAUSSIAN_BUCKETS,
              'bernoulli_logit': kernels.BERNOULLI_LOGIT,
              'logistic_mixture': kernels.LOGISTIC_MIXTURE}
@@ -374,51 +363,66 @@ def _check_params(family, params):
                         'sum to one and inverse scales > 0')
 
 
-def quantized_cdf(family, params, levels, edges=None):
-  """A checked `QuantizedCDF` of `family` (a key of _FAMILIES):
-  params [T, n, P] per symbol (gaussian_buckets: mean, scale > 0;
-  bernoulli_logit: the logit; logistic_mixture: K weights >= 0 summing to
-  one, K means and K inverse scales > 0) and the boundaries `edges`
-  [levels - 1] between consecutive symbols (Bernoulli: none). Anything
-  else, NaNs included, is a CodingError."""
-  if family not in _FAMILIES:
-    raise CodingError(f'unknown CDF family {family!r}; known: '
-                      f'{", ".join(_FAMILIES)}')
-  if (not isinstance(levels, (int, np.integer)) or isinstance(levels, bool)
-      or levels < 2):
-    raise CodingError(f'levels must be an integer >= 2, got {levels!r}')
-  if family == 'bernoulli_logit':
-    if levels != 2:
-      raise CodingError(f'a Bernoulli has 2 symbols, not {levels}')
-    edges = np.zeros(1) if edges is None else edges
-  params = np.ascontiguousarray(params, np.float64)
-  _check_params(family, params)
-  edges = np.ascontiguousarray(np.zeros(0) if edges is None else edges,
-                               np.float64)
-  if (edges.shape != (levels - 1,) or not np.all(np.isfinite(edges))
-      or np.any(np.diff(edges) < 0)):
-    raise CodingError(f'{levels} levels need {levels - 1} finite increasing '
-                      f'edges, got edges of shape {edges.shape}')
-  return QuantizedCDF(family, params, int(levels), edges)
+@dataclasses.dataclass(frozen=True)
+class QuantizedCDF:
+  """Symbols 0..levels-1, each with its own continuous CDF, whose intervals
+  the compiled coder computes where it needs them (`kernels.push_cdf`):
+  C(k) = floor(F(k) * (2^precision - levels)) + k.
+
+  `family` is a key of _FAMILIES; `params` [T, n, P] per symbol (column t,
+  lane i; gaussian_buckets: mean, scale > 0; bernoulli_logit: the logit;
+  logistic_mixture: K weights >= 0 summing to one, K means and K inverse
+  scales > 0); `edges` [levels - 1] the boundaries between consecutive
+  symbols (Bernoulli: none). Checked once, when built (also by
+  `dataclasses.replace`): anything else, NaNs included, is a CodingError.
+  params and edges are kept as C-order float64, what the kernels read.
+  """
+  family: str
+  params: np.ndarray
+  levels: int
+  edges: np.ndarray = None
+
+  def __post_init__(self):
+    family, levels, edges = self.family, self.levels, self.edges
+    if family not in _FAMILIES:
+      raise CodingError(f'unknown CDF family {family!r}; known: '
+                        f'{", ".join(_FAMILIES)}')
+    if (not isinstance(levels, (int, np.integer)) or isinstance(levels, bool)
+        or levels < 2):
+      raise CodingError(f'levels must be an integer >= 2, got {levels!r}')
+    if family == 'bernoulli_logit':
+      if levels != 2:
+        raise CodingError(f'a Bernoulli has 2 symbols, not {levels}')
+      edges = np.zeros(1) if edges is None else edges
+    params = np.ascontiguousarray(self.params, np.float64)
+    _check_params(family, params)
+    edges = np.ascontiguousarray(np.zeros(0) if edges is None else edges,
+                                 np.float64)
+    if (edges.shape != (levels - 1,) or not np.all(np.isfinite(edges))
+        or np.any(np.diff(edges) < 0)):
+      raise CodingError(f'{levels} levels need {levels - 1} finite increasing '
+                        f'edges, got edges of shape {edges.shape}')
+    for name, value in (('params', params), ('levels', int(levels)),
+                        ('edges', edges)):
+      object.__setattr__(self, name, value)
 
 
 def _check_cdf(cdf, precision):
-  """(precision, kernel family id, checked cdf) for the kernels."""
+  """(precision, kernel family id) for coding `cdf` at `precision`."""
   precision = _check_precision(precision)
   if not isinstance(cdf, QuantizedCDF):
-    raise CodingError('expected a rans.QuantizedCDF (from rans.quantized_cdf)')
-  cdf = quantized_cdf(*cdf)    # Checked again: a NamedTuple can be built by hand.
+    raise CodingError('expected a rans.QuantizedCDF')
   if cdf.levels > 1 << precision:
     raise CodingError(f'{cdf.levels} symbols do not fit in {precision}-bit '
                       'tables')
-  return precision, _FAMILIES[cdf.family], cdf
+  return precision, _FAMILIES[cdf.family]
 
 
 def cdf_tables(cdf, precision):
   """The whole cumulative tables [T, n, levels + 1] (uint64) of a
   QuantizedCDF: what `push_cdf` and `pop_cdf` code with, without building
   them. Coding with these through `push_columns` gives the same bytes."""
-  precision, family, cdf = _check_cdf(cdf, precision)
+  precision, family = _check_cdf(cdf, precision)
   t, n, p = cdf.params.shape
   out = np.empty((t * n, cdf.levels + 1), np.int64)
   kernels.quantized_cdf_tables(cdf.params.reshape(t * n, p), family,
@@ -430,7 +434,7 @@ def push_cdf(msg, symbols, cdf, precision, offset=0):
   """Pushes integer symbols [T, n] (column t on lanes offset..offset+n-1,
   t = 0..T-1) under their quantized CDFs, compiled; a symbol outside
   0..levels-1, or without a slot, is a CodingError and changes nothing."""
-  precision, family, cdf = _check_cdf(cdf, precision)
+  precision, family = _check_cdf(cdf, precision)
   symbols = np.asarray(symbols)
   if symbols.ndim != 2 or symbols.dtype.kind not in 'iu':
     raise CodingError(f'push_cdf needs integer symbols [columns, lanes], got '
@@ -459,7 +463,7 @@ def push_cdf(msg, symbols, cdf, precision, offset=0):
 def pop_cdf(msg, cdf, precision, offset=0):
   """Pops the [T, n] symbols `push_cdf` pushed under the same CDFs; on an
   error the message is unchanged."""
-  precision, family, cdf = _check_cdf(cdf, precision)
+  precision, family = _check_cdf(cdf, precision)
   steps, n = cdf.params.shape[:2]
   offset = _check_lanes(msg, offset, n)
   out = np.empty((steps, n), np.int64)

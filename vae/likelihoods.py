@@ -21,7 +21,7 @@ bits-back coder (arXiv:1901.04866) never ask which distribution they hold:
   reports_bpd              whether log_prob converts to bits/dim of the data
   coded_levels, pmf(params) the per-sub-pixel pmf bits-back coding needs
   coding_cdf(params)       the same as continuous CDFs (compressed files from
-                           format 3 on): a `coding.rans.quantized_cdf` family
+                           format 3 on): a `coding.rans.QuantizedCDF` family
 
 `likelihood_from_config` is the only place that reads the config's name.
 The formulas live in common/distributions.py.
@@ -95,7 +95,7 @@ class DecoderLikelihood(abc.ABC):
   @abc.abstractmethod
   def coding_cdf(self, params):
     """(family, float64 parameters [N, *data_shape, P], edges [levels - 1]
-    or None) of the per-sub-pixel CDFs that `coding.rans.quantized_cdf`
+    or None) of the per-sub-pixel CDFs that `coding.rans.QuantizedCDF`
     codes with: the family's name, its parameters per sub-pixel and the
     boundaries between consecutive levels. numpy, so encoder and decoder
     compute identical values from identical params."""

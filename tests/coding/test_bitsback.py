@@ -94,7 +94,7 @@ def test_a_continuous_decoder_is_refused():
 
 def _cdf_freqs(family, params, levels, edges, precision):
   """The integer tables [B, D, levels] of quantized CDFs, params [B, D, P]."""
-  cdf = rans.quantized_cdf(family, params, levels, edges)
+  cdf = rans.QuantizedCDF(family, params, levels, edges)
   return np.diff(rans.cdf_tables(cdf, precision).astype(np.int64), axis=-1)
 
 

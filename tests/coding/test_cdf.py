@@ -3,6 +3,8 @@ coding the whole tables (`rans.cdf_tables`) with the table coder, tables
 that give every symbol a slot even at extreme parameters, intervals that
 match the distributions' masses, and bad input that is one clear error and
 leaves the message as it was."""
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import special
@@ -16,20 +18,20 @@ from vae import likelihoods
 def _gaussian(rng, t, n, bits, extreme=False):
   mean = rng.normal(size=(t, n)) * (4 if extreme else 1)
   scale = np.exp(rng.normal(size=(t, n)) * (6 if extreme else 1) - 1)
-  return rans.quantized_cdf('gaussian_buckets', np.stack([mean, scale], -1),
+  return rans.QuantizedCDF('gaussian_buckets', np.stack([mean, scale], -1),
                             1 << bits, codecs.bucket_edges(bits)[1:-1])
 
 
 def _bernoulli(rng, t, n, extreme=False):
   logits = rng.normal(size=(t, n, 1)) * (40 if extreme else 2)
-  return rans.quantized_cdf('bernoulli_logit', logits, 2)
+  return rans.QuantizedCDF('bernoulli_logit', logits, 2)
 
 
 def _mixture(rng, t, n, levels, k, extreme=False):
   lik = likelihoods.LogisticMixtureLikelihood(levels, k)
   raw = rng.normal(size=(t, n, 3 * k)) * (12 if extreme else 1)
   family, params, edges = lik.coding_cdf(raw)
-  return rans.quantized_cdf(family, params, levels, edges)
+  return rans.QuantizedCDF(family, params, levels, edges)
 
 
 CASES = {
@@ -175,20 +177,20 @@ def test_bad_input_is_one_clear_error_and_changes_nothing():
       (('logistic_mixture', p * [1, 1, 1, 1, -1, 1], 16, cdf.edges),
        'inverse scales')]:
     with pytest.raises(rans.CodingError, match=match):
-      rans.quantized_cdf(*args)
+      rans.QuantizedCDF(*args)
   with pytest.raises(rans.CodingError, match='do not fit'):
     rans.push_cdf(msg, np.zeros((2, 3), int), cdf, 3)
   with pytest.raises(rans.CodingError, match='QuantizedCDF'):
     rans.pop_cdf(msg, cdf.params, 24)
-  # A hand-built QuantizedCDF is checked again before any coding.
+  # A changed copy is checked as a new one is.
   with pytest.raises(rans.CodingError, match='inverse scales'):
-    rans.pop_cdf(msg, cdf._replace(params=-cdf.params), 24)
+    rans.pop_cdf(msg, dataclasses.replace(cdf, params=-cdf.params), 24)
   assert msg == init
 
 
 def test_a_symbol_without_a_slot_is_refused_not_miscoded():
   # The kernels' last guard: a CDF that decreases (here a mixture with a
-  # negative inverse scale, which `quantized_cdf` refuses; libm rounding can
+  # negative inverse scale, which `QuantizedCDF` refuses; libm rounding can
   # do it by one ulp) gives C = [0, 65532, 32768, 3, 65536] for 4 symbols at
   # 16 bits; symbol 1 has no slot and the push stops with the heads as
   # they were.
