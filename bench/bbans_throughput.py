@@ -37,6 +37,7 @@ from coding import bitsback  # pylint: disable=wrong-import-position
 from coding import compressor  # pylint: disable=wrong-import-position
 from common import data as data_lib  # pylint: disable=wrong-import-position
 from common import runs  # pylint: disable=wrong-import-position
+from common.errors import UserError  # pylint: disable=wrong-import-position
 from bench import output  # pylint: disable=wrong-import-position
 
 _WORKDIR = flags.DEFINE_string('workdir', '', 'A trained VAE (or --config).')
@@ -81,9 +82,18 @@ def _model():
 
 def main(_):
   logging.set_verbosity(logging.WARNING)
-  model, fingerprint, source = _model()
-  images = compressor.check_images(
-      compressor.read_npz_images(_NPZ.value)[:_N.value], model)
+  if (not _WORKDIR.value) == (_CONFIG.value is None) or not _NPZ.value:
+    raise app.UsageError('give --npz_path and one of --workdir (a trained '
+                         'VAE) or --config (an untrained one)')
+  if _N.value < 1 or _REPEATS.value < 1:
+    raise app.UsageError(f'--n and --repeats must be positive, got {_N.value} '
+                         f'and {_REPEATS.value}')
+  try:
+    model, fingerprint, source = _model()
+    images = compressor.check_images(
+        compressor.read_npz_images(_NPZ.value)[:_N.value], model)
+  except UserError as e:
+    sys.exit(f'error: {e}')
   n = len(images)
   chains = _CHAINS.value or compressor.auto_chains(n)
   start = time.time()

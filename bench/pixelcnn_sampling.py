@@ -63,6 +63,9 @@ def _timed(fn):
 
 def main(_):
   logging.set_verbosity(logging.WARNING)
+  if (not _WORKDIR.value) == (_CONFIG.value is None):
+    raise app.UsageError('give one of --workdir (a trained PixelCNN) or '
+                         '--config (an untrained one)')
   if _WORKDIR.value:
     run = runs.load_run(_WORKDIR.value, overrides=(
         {'data.npz_path': _NPZ.value} if _NPZ.value else None))
@@ -70,6 +73,8 @@ def main(_):
     source = _WORKDIR.value
   else:
     config = _CONFIG.value
+    if _NPZ.value:
+      config.data.npz_path = _NPZ.value
     dataset = data_lib.load(config.data)
     objective = runs.family(config).build(config, dataset)
     batch = {'x': dataset.x_train[:config.batch_size]}

@@ -19,7 +19,9 @@ whole array. Reported: encode and decode throughput (symbols/s and MB/s of
 8-bit symbols; table lookups included for every coder), and the overhead of
 the compressed size over the exact information content -sum log2 p(x)
 under the float64 model (so quantisation counts against both). Every
-decode is checked against the input; the median of `--repeats` timings.
+decode is checked against the input. Times: constriction and the compiled
+coder the median of `--repeats` runs, the numpy reference one run (it is
+slow).
 """
 import json
 import os
@@ -135,11 +137,17 @@ def _median_run(fn, *args):
 def main(_):
   probs = model_probs()
   precision = _PRECISION.value
+  sizes = list(map(int, _SIZES.value))
+  most = max(map(int, _LANES.value + _COMPILED_LANES.value))
+  if _REPEATS.value < 1 or min(sizes) < most:
+    raise app.UsageError(f'need --repeats >= 1 and every size at least the '
+                         f'most lanes ({most}); got --sizes={_SIZES.value} '
+                         f'--repeats={_REPEATS.value}')
   rng = np.random.default_rng(0)
   rows = []
   compile_s = compile_seconds(probs, precision)
   print(json.dumps({'compiled_coder_first_call_s': round(compile_s, 3)}))
-  for size in map(int, _SIZES.value):
+  for size in sizes:
     symbols = rng.choice(len(probs), size=size, p=probs).astype(np.int64)
     runs = [('constriction', None, _median_run(constriction_run, symbols, probs))]
     reference = {}

@@ -35,6 +35,9 @@ _OUT = flags.DEFINE_string('out', '', 'Optional JSON output path.')
 
 def main(_):
   config = _CONFIG.value
+  if config is None or config.get('data', {}).get('name') not in data_lib.SHAPES:
+    raise app.UsageError('--config must be a config that trains on images, '
+                         f'one of {sorted(data_lib.SHAPES)}')
   shape, levels = data_lib.SHAPES[config.data.name][:2]
   rng = np.random.default_rng(0)
   n = config.batch_size * 2
@@ -56,6 +59,7 @@ def main(_):
   compile_s = time.time() - start
   result = {
       'config': flags.FLAGS['config'].config_filename,
+      'overrides': [a for a in sys.argv[1:] if a.startswith('--config.')],
       'device': str(jax.devices()[0].device_kind), 'num_devices': jax.device_count(),
       'batch_size': config.batch_size,
       'params': int(sum(p.size for p in jax.tree.leaves(params))),

@@ -1,11 +1,13 @@
 """Command line: lossless image compression with a trained VAE (BB-ANS).
 
   python -m coding compress --model=WORKDIR IN.npz OUT [--chains=N]
-      [--bucket_bits=8] [--precision=24] [--force]
+      [--bucket_bits=8] [--precision=24] [--format=3] [--force]
   python -m coding decompress --model=WORKDIR IN OUT.npz [--force]
 
 IN.npz holds uint8 images [N, H, W(, C)] under the key x (or x_test, or
-images); decompressing gives them back under x in the same shape. An
+images), or IN.npy holds them as its one array; decompressing gives them
+back under x in the same shape. --format=2 writes the previous file format
+(whole pmf tables) for readers with older code. An
 existing OUT is only overwritten with --force. Options and the output path
 are checked before the model is loaded or anything is coded, and a
 compressed file's header before its model is loaded. Bad input (bad
@@ -60,6 +62,10 @@ def _parser():
                  help='latent discretisation, 1..16 bits')
   c.add_argument('--precision', type=int, default=24,
                  help='bits of the coding tables, bucket_bits+1..32')
+  c.add_argument('--format', type=int, default=compressor.VERSION,
+                 choices=(2, compressor.VERSION),
+                 help='file format: 3 (quantized CDFs) or 2 (whole pmf '
+                 'tables, for older readers; slower)')
   d = sub.add_parser('decompress', help='compressed file -> images (.npz)')
   d.add_argument('--model', required=True, help='workdir of the same VAE')
   for p in (c, d):
@@ -71,6 +77,8 @@ def _parser():
 
 
 def _read(path):
+  if os.path.isdir(path):
+    raise UserError(f'{path} is a directory, not a compressed file')
   if not os.path.isfile(path):
     raise UserError(f'no such file: {path}')
   try:
@@ -88,9 +96,15 @@ def main(argv=None):
       compressor.check_options(args.chains, args.bucket_bits, args.precision)
       images = compressor.read_npz_images(args.input)
       model, fingerprint, _, _ = compressor.load_model(args.model)
+      n = len(images) if images.ndim else 0
+      if args.chains and n and n % args.chains:
+        print(f'note: --chains={args.chains} lowered to '
+              f'{compressor.largest_divisor_at_most(n, args.chains)}, a '
+              f'divisor of the {n} images', file=sys.stderr)
       data = compressor.compress(model, fingerprint, images, args.chains,
                                  args.bucket_bits, args.precision,
-                                 progress=_progress('compress'))
+                                 progress=_progress('compress'),
+                                 version=args.format)
       compressor.write_bytes(args.output, data, args.force)
       dims = images.size
       print(f'{len(images)} images -> {len(data)} bytes '

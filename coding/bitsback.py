@@ -18,7 +18,8 @@ each popping the bits its predecessor pushed. Sub-pixels and latent
 dimensions are coded one column at a time on those B lanes, so the per-lane
 flush overhead (64 bits per lane) is paid once per chain, not per pixel;
 each of the three parts of an image (posterior, likelihood, prior) is one
-compiled call over all its columns (`rans.push_columns` / `pop_columns`).
+compiled call over all its columns (`rans.push_cdf` / `pop_cdf` with
+quantized CDFs, or `rans.push_columns` / `pop_columns` with whole tables).
 The first pop of each chain needs clean bits: `initial_words` random words
 start the message, and decoding ends by returning exactly them.
 

@@ -39,8 +39,9 @@ import io
 import json
 import math
 import os
+import secrets
 import struct
-import tempfile
+import zipfile
 import zlib
 
 import jax
@@ -63,9 +64,13 @@ def load_model(workdir):
   """(coder model, fingerprint, objective, variables) of the VAE in `workdir`."""
   hint = 'train a VAE there first (e.g. configs/vae_mnist.py)'
   config = runs.read_config(workdir, 'model', hint)
-  if config.entry != 'vae.train' or config.model.name != 'vae':
-    raise ConfigError(f'{workdir} holds a {config.entry} / {config.model.name} '
-                      'run, not a VAE')
+  name = (config.get('model') or {}).get('name')
+  if config.get('entry') != 'vae.train' or name != 'vae':
+    where = (f'; its VAE is in '
+             f'{config.get("model_workdir") or os.path.join(workdir, "vae")}'
+             if config.get('entry') == 'coding.run' else '')
+    what = ' / '.join(str(v) for v in (config.get('entry'), name) if v)
+    raise ConfigError(f'{workdir} holds a {what} run, not a VAE{where}')
   run = runs.load_run(workdir, 'model', hint)
   digest = hashlib.sha256(json.dumps(run.config.model.to_dict(),
                                      sort_keys=True).encode())
@@ -80,12 +85,13 @@ def check_images(images, model):
   images = np.asarray(images)
   if images.dtype != np.uint8:
     raise ConfigError(f'images must be uint8, got {images.dtype}')
-  shape = tuple(model.data_shape)
+  shape, given = tuple(model.data_shape), images.shape
   if images.ndim == len(shape) and shape[-1] == 1:
     images = images[..., None]
   if images.ndim != len(shape) + 1 or images.shape[1:] != shape:
-    raise ConfigError(f'images of shape {images.shape[1:]} do not fit the '
-                      f'model, which codes {shape}')
+    one = f' (or [N, {", ".join(map(str, shape[:-1]))}])' if shape[-1] == 1 else ''
+    raise ConfigError(f'images of shape {list(given)} do not fit the model, '
+                      f'which codes [N, {", ".join(map(str, shape))}]{one}')
   if len(images) == 0:
     raise ConfigError('no images to code')
   if images.max() >= model.levels:
@@ -142,6 +148,10 @@ def compress(model, fingerprint, images, chains=None, bucket_bits=8,
       or version not in (2, VERSION)):
     raise ConfigError(f'can write file format 2 or {VERSION}, not {version!r}')
   bucket_bits, precision = int(bucket_bits), int(precision)
+  if model.levels > 1 << precision:
+    raise ConfigError(f'--precision={precision} gives {1 << precision} slots, '
+                      f'fewer than the model\'s {model.levels} pixel levels; '
+                      f'use at least {(model.levels - 1).bit_length()}')
   original_shape = list(np.shape(images))
   images = check_images(images, model)
   chains = (auto_chains(len(images)) if chains is None
@@ -220,6 +230,7 @@ def read_header(data):
   """(header, rest of the data) of a compressed file; the header is
   checked against its CRC-32 and for every key and type decoding needs,
   and gets the file's format `version` added."""
+  data = bytes(data)   # Also from a bytearray or a memoryview.
   if len(data) < len(MAGIC) + _PREFIX.size or not data.startswith(MAGIC):
     raise rans.CodingError('not a compressed image file (bad magic bytes)')
   version, size = _PREFIX.unpack_from(data, len(MAGIC))
@@ -277,7 +288,8 @@ def decompress(model, fingerprint, data, progress=None):
   if header['model'] != fingerprint:
     raise rans.CodingError(
         f'the file was compressed with model {header["model"]}, not with this '
-        f'one ({fingerprint}); decode it with the same --model')
+        f'one ({fingerprint}): decode it with the model that compressed it '
+        '(a workdir trained further since then holds another model)')
   n, chains = header['shape'][0], header['chains']
   if (tuple(header['shape'][1:]) != tuple(model.data_shape)
       or header['levels'] != model.levels):
@@ -316,11 +328,17 @@ def atomic_output(path, force=True):
   deletes it on any error (no partly written output is ever left). Without
   `force` an existing `path` is an error, never overwritten."""
   directory = os.path.dirname(os.path.abspath(path))
-  try:
-    fd, tmp = tempfile.mkstemp(prefix='.partial-', dir=directory)
-  except OSError as e:
-    raise ConfigError(f'cannot write {path}: {e.strerror}') from e
-  os.close(fd)
+  # Created with mode 0666 less the umask, as open() would (mkstemp's 0600
+  # would survive the rename).
+  while True:
+    tmp = os.path.join(directory, f'.partial-{secrets.token_hex(8)}')
+    try:
+      os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+      break
+    except FileExistsError:
+      continue
+    except OSError as e:
+      raise ConfigError(f'cannot write {path}: {e.strerror}') from e
   try:
     yield tmp
     check_output(path, force)
@@ -349,14 +367,29 @@ def write_npz(path, images, force=True):
 
 
 def read_npz_images(path):
+  """The images of an .npz file (its array x, x_test or images) or of an
+  .npy file (its one array)."""
+  if os.path.isdir(path):
+    raise ConfigError(f'{path} is a directory, not an .npz or .npy file')
+  if not os.path.exists(path):
+    raise ConfigError(f'no such file: {path}')
   try:
-    with np.load(path) as f:
-      for key in ('x', 'x_test', 'images'):
-        if key in f:
-          return f[key]
-      raise ConfigError(f'{path} has no array named x, x_test or images '
-                        f'(found {sorted(f.keys())})')
+    # Never unpickles: a file that is neither format is refused below.
+    with open(path, 'rb') as stream:
+      loaded = np.load(stream, allow_pickle=False)
+      if isinstance(loaded, np.ndarray):
+        return loaded
+      with loaded as f:
+        for key in ('x', 'x_test', 'images'):
+          if key in f:
+            return f[key]
+        raise ConfigError(f'{path} has no array named x, x_test or images '
+                          f'(found {sorted(f.keys())})')
   except ConfigError:
     raise
-  except (OSError, ValueError) as e:
-    raise ConfigError(f'cannot read {path} as .npz: {e}') from e
+  except ValueError as e:
+    if 'contains pickled' in str(e):   # numpy's guess for other files.
+      raise ConfigError(f'{path} is not an .npz or .npy file of arrays') from e
+    raise ConfigError(f'cannot read {path} as .npz or .npy: {e}') from e
+  except (OSError, EOFError, zipfile.BadZipFile) as e:
+    raise ConfigError(f'cannot read {path} as .npz or .npy: {e}') from e

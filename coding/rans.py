@@ -117,6 +117,8 @@ def random_message(num_lanes, num_words, seed=0):
 
 
 def _check_precision(precision):
+  if isinstance(precision, bool):   # operator.index takes True as 1.
+    raise CodingError(f'precision must be an integer, got {precision!r}')
   try:
     precision = operator.index(precision)
   except TypeError:
@@ -455,7 +457,8 @@ def push_cdf(msg, symbols, cdf, precision, offset=0):
     # symbol squeezed to no slot there cannot be coded (never seen; the
     # whole-table scheme of format 2 has no such case).
     raise CodingError('a symbol got no slot: its CDF decreased by rounding at '
-                      'a boundary; write this file as format 2')
+                      'a boundary; write this file as format 2 (`python -m coding '
+                      'compress --format=2`, or `compress(..., version=2)`)')
   msg._len = length
   return msg
 

@@ -2,7 +2,8 @@
 
 Command:   python launch.py --config=configs/bbans_mnist.py \
              --config.data.npz_path=../shared/data/mnist.npz \
-             --config.chains=100 --workdir=runs/bbans_mnist
+             --config.max_images=1000 --config.chains=100 \
+             --workdir=runs/bbans_mnist
 Hardware:  2-core CPU (no accelerator).
 Wall time: the VAE: 10 epochs (30k steps of batch 20) in 38 min on the
            shared CPU; coding: 99 s to encode and 102 s to decode 1000 test

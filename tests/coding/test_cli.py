@@ -270,3 +270,58 @@ def test_header_fields_are_validated():
       header[key] = value
     with pytest.raises(rans.CodingError, match='corrupt file header'):
       compressor.parse(file_with(header))
+
+
+def test_npy_input_format_option_and_umask_permissions(trained, capsys):
+  # An .npy array is read like an .npz; --format=2 writes format 2; outputs
+  # get 0666 less the umask (not mkstemp's 0600), as `open` would give.
+  base, (model, _), images = trained
+  np.save(base / 'in.npy', images[:5, ..., 0])
+  old = os.umask(0o022)
+  try:
+    assert cli.main(['compress', f'--model={model}', '--chains=3',
+                     '--format=2', str(base / 'in.npy'),
+                     str(base / 'f2.bb')]) == 0
+    assert 'lowered to 1' in capsys.readouterr().err   # 5 images, 3 chains.
+    assert os.stat(base / 'f2.bb').st_mode & 0o777 == 0o644
+    os.umask(0o077)
+    assert cli.main(['decompress', f'--model={model}', str(base / 'f2.bb'),
+                     str(base / 'f2.npz')]) == 0
+    assert os.stat(base / 'f2.npz').st_mode & 0o777 == 0o600
+  finally:
+    os.umask(old)
+  data = (base / 'f2.bb').read_bytes()
+  assert compressor.read_header(data)[0]['version'] == 2
+  with np.load(base / 'f2.npz') as f:
+    np.testing.assert_array_equal(f['x'], images[:5, ..., 0])
+  coder, fingerprint, _, _ = compressor.load_model(model)
+  np.testing.assert_array_equal(   # Any bytes-like file contents.
+      compressor.decompress(coder, fingerprint, memoryview(data)),
+      images[:5, ..., 0])
+
+
+def test_misdirected_inputs_are_named(trained, capsys):
+  base, (model, _), images = trained
+  never = str(base / 'never.bb')
+  (base / 'text.txt').write_text('not an array')
+  _fails(['compress', f'--model={model}', str(base / 'text.txt'), never],
+         capsys, 'not an .npz or .npy file')
+  _fails(['compress', f'--model={model}', str(base), never], capsys,
+         'is a directory')
+  _fails(['decompress', f'--model={model}', str(base), str(base / 'n.npz')],
+         capsys, 'is a directory')
+  # The shape as given, and what the model codes.
+  np.save(base / 'odd.npy', np.zeros((3, 7, 8), np.uint8))
+  _fails(['compress', f'--model={model}', str(base / 'odd.npy'), never],
+         capsys, '[3, 7, 8]', '[N, 8, 8, 1]')
+  # 17 levels need 5-bit tables.
+  _fails(['compress', f'--model={model}', '--bucket_bits=2', '--precision=4',
+          str(base / 'in.npz'), never], capsys, '--precision=4', 'at least 5')
+  # A workdir that is not a VAE and has no model section: a bits-back run,
+  # whose VAE is named.
+  bbans = base / 'bbans_run'
+  bbans.mkdir()
+  (bbans / 'config.json').write_text(json.dumps({'entry': 'coding.run'}))
+  _fails(['compress', f'--model={bbans}', str(base / 'in.npz'), never],
+         capsys, 'not a VAE', str(bbans / 'vae'))
+  assert not os.path.exists(never) and not _leftovers(base)

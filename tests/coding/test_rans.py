@@ -179,6 +179,9 @@ def test_out_of_range_frequencies_are_rejected_with_one_message():
       rans.push(msg, starts, freqs, 8)
   with pytest.raises(rans.CodingError, match='interval'):
     rans.push(msg, [0], [1.0], 8)   # A float 1.0 is still not an integer.
+  for precision in (True, 8.0, '8', 0, 33):   # True is not 1 bit.
+    with pytest.raises(rans.CodingError, match='precision'):
+      rans.push(msg, [0], [1], precision)
 
 
 @pytest.mark.parametrize('codec', [
