@@ -88,7 +88,7 @@ def sweep(config, config_arg, workdir, argv, dry_run):
     raise ConfigError(f'{config_arg} defines no get_sweep()')
   arg = config_arg.split(':', 1)[1] if ':' in config_arg else None
   points = module.get_sweep(arg)
-  passthrough = [a for a in argv[1:] if a.startswith('--config.')]
+  passthrough = _config_overrides(argv)
   # Printed commands run as printed: this interpreter and this launcher.
   launcher = [sys.executable, argv[0] if argv[0].endswith('.py') else 'launch.py']
   rows = []
@@ -104,6 +104,20 @@ def sweep(config, config_arg, workdir, argv, dry_run):
     rows.append({'point': point_name(overrides), **overrides, **(final or {})})
     _write_csv(os.path.join(workdir, 'sweep.csv'), rows)
   return rows
+
+
+def _config_overrides(argv):
+  """The --config.key=value overrides in argv, each as one argument (absl
+  also takes '--config.key value'; a value never starts with '--')."""
+  out, args = [], argv[1:]
+  for i, arg in enumerate(args):
+    if not arg.startswith(('--config.', '--noconfig.')):
+      continue
+    if ('=' not in arg and arg.startswith('--config.') and i + 1 < len(args)
+        and not args[i + 1].startswith('--')):
+      arg = f'{arg}={args[i + 1]}'
+    out.append(arg)
+  return out
 
 
 def _write_csv(path, rows):

@@ -1,10 +1,11 @@
 """Evaluates a trained run again, on all or a fixed random subset of its test split.
 
   python bench/evaluate_workdir.py --workdir=runs/vae_k1_e40 [--examples=1000]
-      [--set=model.eval_k=5000] [--data.npz_path=FILE] [--out=FILE.json]
+      [--set=model.eval_k=5000] [--npz_path=FILE] [--out=FILE.json]
 
 Rebuilds the objective from the workdir's config.json, restores its latest
-checkpoint and runs the trainer's own evaluation (`evaluate_variables`, with
+checkpoint (a damaged latest checkpoint is an error here, never a silent
+fallback to an older one) and runs the trainer's own evaluation (`evaluate_variables`, with
 the run's eval key and the trainer's fixed random subset), so runs evaluated
 with the same --examples see the same images. Used when a
 full k=5000 evaluation of an expensive posterior (IAF) does not fit the
@@ -26,6 +27,7 @@ from common import sharding
 from common import trainer
 from common import data as data_lib
 from common import runs
+from common.errors import UserError
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Trained run.', required=True)
 _EXAMPLES = flags.DEFINE_integer('examples', 0, 'Test examples; 0 = all.')
@@ -37,6 +39,16 @@ _OUT = flags.DEFINE_string('out', '', 'Optional JSON output path.')
 
 def main(_):
   logging.set_verbosity(logging.WARNING)  # orbax logs every step at INFO.
+  try:
+    _evaluate()
+  except UserError as e:
+    sys.exit(f'error: {e}')
+
+
+def _evaluate():
+  bad = [item for item in _SET.value if '=' not in item]
+  if bad:
+    raise UserError(f'--set takes key=value, got {bad[0]!r}')
   overrides = dict(item.split('=', 1) for item in _SET.value)
   if _NPZ.value:
     overrides['data.npz_path'] = _NPZ.value

@@ -82,6 +82,13 @@ def load(cfg):
     if cfg.npz_path:
       ds = _load_npz(cfg.npz_path, _levels(cfg))
       ds.name = name
+      # A run is reopened from the name's shape (`spec`), so a file standing
+      # in for a named dataset must have it.
+      if ds.x_train.shape[1:] != SHAPES[name][0]:
+        raise DataError(
+            f'{cfg.npz_path} holds images of shape {ds.x_train.shape[1:]}, '
+            f'not {name}\'s {SHAPES[name][0]}; use data.name=npz for other '
+            'images')
     else:
       ds = _load_tfds(name, cfg.data_dir)
   elif name in TOY_NAMES:
@@ -243,6 +250,8 @@ def _read_npz(path):
     with np.load(path, allow_pickle=False) as f:
       return {k: f[k] for k in f.files}
   except Exception as e:  # pylint: disable=broad-except
+    if 'contains pickled' in str(e):   # numpy's guess for other files.
+      raise DataError(f'{path} is not an .npz file of arrays') from e
     raise DataError(f'cannot read npz file {path}: {e}') from e
 
 
@@ -317,6 +326,11 @@ def _validate(ds):
   if ds.x_train.shape[1:] != ds.x_test.shape[1:]:
     raise DataError(f'train/test shapes differ: {ds.x_train.shape[1:]} vs '
                     f'{ds.x_test.shape[1:]}')
+  for split, x, y in (('train', ds.x_train, ds.y_train),
+                      ('test', ds.x_test, ds.y_test)):
+    if y is not None and np.shape(y)[:1] != (len(x),):
+      raise DataError(f'dataset {ds.name!r} has {len(x)} {split} examples but '
+                      f'labels of shape {np.shape(y)}')
 
 
 # ----------------------------------------------------------------------------

@@ -17,7 +17,10 @@ keys that shape the saved state (`entry`, `model.*`, `data.name`,
 `data.levels`) with the saved config before anything is compiled and stops
 with one line listing every difference; a checkpoint whose arrays differ
 for another reason (the optimizer, EMA) is reported by `mismatch_error`
-with every key that differs.
+with every key that differs. Every entry, trained or not, first passes
+`check_same_experiment` (`runs.run_entry`): a workdir whose saved config has
+another entry, model, data or target is refused before anything in it is
+overwritten.
 """
 import contextlib
 import contextvars
@@ -32,6 +35,9 @@ _COMMAND = contextvars.ContextVar('command', default=None)
 
 # Keys whose values shape the train state; a resumed run may change any other.
 STATE_KEYS = ('entry', 'model', 'data.name', 'data.levels')
+# Keys that name the experiment a workdir holds (also for entries without a
+# train state: HMC's and VI's target); a rerun there may change any other.
+EXPERIMENT_KEYS = STATE_KEYS + ('target', 'dim')
 
 
 @contextlib.contextmanager
@@ -62,6 +68,21 @@ def saved_config(workdir):
                       'the workdir away') from e
 
 
+def check_same_experiment(config, workdir):
+  """Stops if `workdir` holds another experiment (another entry, model,
+  data or target) than `config`, before its results are overwritten."""
+  saved = saved_config(workdir)
+  if saved is None:
+    return
+  diffs = differences(_select(saved, EXPERIMENT_KEYS),
+                      _select(as_dict(config), EXPERIMENT_KEYS))
+  if diffs:
+    raise ConfigError(
+        f'workdir {workdir} holds another experiment: its saved config.json '
+        f'differs in {_describe(diffs)}. Use another workdir (or the saved '
+        'values)')
+
+
 def check_resumable(config, workdir):
   """Stops if `config` would build another state than the saved run's."""
   saved = saved_config(workdir)
@@ -81,9 +102,12 @@ def mismatch_error(config, workdir, reason):
   and every key in which the config differs from the saved one."""
   saved = saved_config(workdir)
   diffs = differences(saved, as_dict(config)) if saved is not None else []
-  keys = (f'the config differs from its saved config.json in '
-          f'{_describe(diffs)}' if diffs else
-          'the config is the same as the saved config.json (the code changed?)')
+  if saved is None:
+    keys = 'it has no config.json to compare the config with'
+  elif diffs:
+    keys = f'the config differs from its saved config.json in {_describe(diffs)}'
+  else:
+    keys = 'the config is the same as the saved config.json (the code changed?)'
   return ConfigError(f'cannot resume {workdir}: {reason}; {keys}. Use the saved '
                      'values or another workdir')
 
@@ -132,9 +156,9 @@ def differences(a, b, prefix=''):
   return out
 
 
-def _select(config_dict):
+def _select(config_dict, keys=STATE_KEYS):
   out = {}
-  for key in STATE_KEYS:
+  for key in keys:
     *parents, leaf = key.split('.')
     src, dst = config_dict, out
     for p in parents:

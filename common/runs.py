@@ -46,6 +46,7 @@ def run_entry(config, workdir, command=None):
   with `command`) once its inputs are valid; one that does not is recorded
   here when it finishes."""
   check_workdir(workdir)
+  record.check_same_experiment(config, workdir)
   try:
     entry = importlib.import_module(config.entry)
   except ImportError as e:

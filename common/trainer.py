@@ -233,11 +233,32 @@ def eval_params(state):
 # The loop.
 
 
+# Loop settings that must be positive (the eval and sample intervals may be
+# 0: never), and those that may be 0 but not negative.
+_POSITIVE = ('batch_size', 'eval_batch_size', 'log_every_steps',
+             'ckpt_every_steps', 'keep_checkpoints')
+_NON_NEGATIVE = ('eval_every_steps', 'sample_every_steps', 'eval_examples',
+                 'optim.warmup_steps')
+
+
+def check_settings(config):
+  """One clear error for a loop setting out of range, before any work."""
+  for key in _POSITIVE + _NON_NEGATIVE:
+    value = config
+    for part in key.split('.'):
+      value = value.get(part) if value is not None else None
+    low = 1 if key in _POSITIVE else 0
+    if value is not None and value < low:
+      raise ConfigError(f'{key} must be {"positive" if low else ">= 0"}, '
+                        f'got {value}')
+
+
 def fit(config, workdir, objective, dataset=None):
   """Trains `objective` as `config` says, resuming from `workdir` if possible.
 
   Returns the final evaluation metrics on the whole test split.
   """
+  check_settings(config)
   if objective.needs_data:
     dataset = dataset if dataset is not None else data_lib.load(config.data)
     if dataset.spec_only:
@@ -270,6 +291,11 @@ def fit(config, workdir, objective, dataset=None):
                    config.optim.ema_decay, replicated), replicated)
   metrics_lib.log('parameters: %d',
                   sum(x.size for x in jax.tree.leaves(state.params)))
+  empty = [jax.tree_util.keystr(path) for path, x in
+           jax.tree_util.tree_leaves_with_path(state.params) if x.size == 0]
+  if empty:
+    raise ConfigError(f'the model has empty parameters ({", ".join(empty[:3])}'
+                      '); check the sizes in config.model')
 
   # Resume from the newest intact checkpoint; only then is the run's record
   # (config.json, command.txt) written.

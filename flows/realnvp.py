@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from common import distributions
+from common.errors import ConfigError
 from flows import bijectors
 
 
@@ -51,8 +52,9 @@ class RealNVP(_Flow):
   def setup(self):
     h, w, c = self.data_shape
     if h % 2 ** (self.num_scales - 1) or w % 2 ** (self.num_scales - 1):
-      raise ValueError(f'image size {h}x{w} cannot be squeezed '
-                       f'{self.num_scales - 1} times')
+      raise ConfigError(f'image size {h}x{w} cannot be squeezed '
+                        f'{self.num_scales - 1} times (model.num_scales='
+                        f'{self.num_scales}); use fewer scales')
     scales, shapes = [], []
     for i in range(self.num_scales):
       final = i == self.num_scales - 1

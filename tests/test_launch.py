@@ -588,3 +588,84 @@ def test_sweep_and_dry_run(tmp_path, capsys):
     rows = f.read().strip().splitlines()
   assert len(rows) == 6 and 'eval/test/nll_nats' in rows[0]
   assert os.path.exists(tmp_path / 'sweep' / 'name=spirals' / 'final_metrics.json')
+
+
+def test_a_workdir_of_another_experiment_is_refused_untouched(tmp_path):
+  # Entries without a train state (HMC) are checked too: another entry, or
+  # another target, stops before anything in the workdir is overwritten.
+  from common import record  # pylint: disable=g-import-not-at-top
+  workdir = tmp_path / 'w'
+  workdir.mkdir()
+  for saved, now, fragment in [
+      (_config('vae_digits'), _config('hmc_banana'), 'entry: vae.train (saved)'),
+      (_config('hmc_banana'), _config('hmc_funnel'), 'target: banana (saved)'),
+      (_config('hmc_banana'), _config('vi_eight_schools'), 'entry: hmc.run'),
+  ]:
+    (workdir / 'config.json').write_text(saved.to_json_best_effort(indent=1))
+    (workdir / 'final_metrics.json').write_text('{"kept": 1}')
+    with pytest.raises(ConfigError) as info:
+      launch.run(now, str(workdir), 'cmd')
+    assert 'holds another experiment' in str(info.value)
+    assert fragment in str(info.value) and '\n' not in str(info.value)
+    assert record.saved_config(str(workdir)) == record.as_dict(saved)
+    assert (workdir / 'final_metrics.json').read_text() == '{"kept": 1}'
+    assert sorted(os.listdir(workdir)) == ['config.json', 'final_metrics.json']
+  # The same experiment with other run settings passes the check.
+  longer = _config('hmc_banana')
+  longer.num_draws += 10
+  (workdir / 'config.json').write_text(
+      _config('hmc_banana').to_json_best_effort(indent=1))
+  record.check_same_experiment(longer, str(workdir))
+
+
+@pytest.mark.parametrize('key,value', [
+    ('batch_size', 0), ('batch_size', -8), ('eval_batch_size', 0),
+    ('ckpt_every_steps', 0), ('log_every_steps', 0), ('keep_checkpoints', 0),
+    ('eval_every_steps', -1), ('optim.warmup_steps', -5)])
+def test_loop_settings_out_of_range_fail_before_any_record(key, value, tmp_path):
+  config = _config('realnvp_2d')
+  runs.apply_overrides(config, {key: value})   # Checks the key exists.
+  config = runs.apply_overrides(config, {key: value})
+  workdir = tmp_path / 'w'
+  with pytest.raises(ConfigError, match=f'{re.escape(key)} must be'):
+    launch.run(config, str(workdir), 'cmd')
+  assert not (workdir / 'config.json').exists()
+
+
+def test_empty_parameters_fail_before_any_record(tmp_path):
+  config = _config('realnvp_digits')
+  config.model.features = 0   # Zero-channel convolutions: empty kernels.
+  with pytest.raises(ConfigError, match='empty parameters'):
+    launch.run(config, str(tmp_path / 'w'), 'cmd')
+  assert not (tmp_path / 'w' / 'config.json').exists()
+  assert not (tmp_path / 'w' / 'checkpoints').exists()
+
+
+def test_sweep_passes_space_separated_overrides_on():
+  # absl takes '--config.key value' as well as '--config.key=value'.
+  argv = ['launch.py', '--config=c.py', '--config.total_steps', '3',
+          '--config.seed=2', '--workdir', 'w', '--config.optim.learning_rate',
+          '-1e-3', '--noconfig.float64']
+  assert launch._config_overrides(argv) == [   # pylint: disable=protected-access
+      '--config.total_steps=3', '--config.seed=2',
+      '--config.optim.learning_rate=-1e-3', '--noconfig.float64']
+
+
+def test_a_missing_saved_config_is_named_in_a_mismatch(tmp_path):
+  from common import record  # pylint: disable=g-import-not-at-top
+  error = record.mismatch_error(_config('realnvp_2d'), str(tmp_path), 'shapes')
+  assert 'no config.json' in str(error) and 'code changed' not in str(error)
+
+
+def test_too_many_scales_and_a_non_vae_m1_are_one_line(tmp_path):
+  config = _config('realnvp_digits')
+  config.model.num_scales = 5
+  with pytest.raises(ConfigError, match='squeezed 4 times.*num_scales=5'):
+    launch.run(config, str(tmp_path / 'r'), 'cmd')
+  flow = tmp_path / 'flow'
+  flow.mkdir()
+  (flow / 'config.json').write_text(
+      _config('realnvp_digits').to_json_best_effort(indent=1))
+  from vae import train as vae_train  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ConfigError, match='holds a flows.train / realnvp run, not an M1'):
+    vae_train.m1_features(str(flow), None)

@@ -41,9 +41,16 @@ def test_npz_contract(tmp_path):
   ds = data.load(_cfg(name='npz', npz_path=str(path)))
   assert ds.x_train.shape == (20, 6, 6, 1) and ds.levels == 256
   assert ds.y_test is None
-  # A named tfds dataset can be fed from a local file too.
-  ds = data.load(_cfg(name='mnist', npz_path=str(path)))
+  # A named tfds dataset can be fed from a local file too, of its shape
+  # (a run is reopened from the name's shape).
+  with pytest.raises(DataError, match=r"not mnist's \(28, 28, 1\).*data.name=npz"):
+    data.load(_cfg(name='mnist', npz_path=str(path)))
+  mnist = tmp_path / 'm.npz'
+  np.savez(mnist, x_train=np.zeros((3, 28, 28), np.uint8),
+           x_test=np.zeros((2, 28, 28), np.uint8), y_train=np.arange(3))
+  ds = data.load(_cfg(name='mnist', npz_path=str(mnist)))
   assert ds.name == 'mnist' and ds.levels == 256
+  assert ds.x_train.shape[1:] == data.spec(_cfg(name='mnist')).x_train.shape[1:]
 
 
 @pytest.mark.parametrize('arrays,match', [
@@ -52,6 +59,10 @@ def test_npz_contract(tmp_path):
           x_test=np.zeros((4, 2, 2), np.float32)), 'expected uint8'),
     (dict(x_train=np.zeros((4, 2, 2), np.uint8),
           x_test=np.zeros((4, 3, 3), np.uint8)), 'shapes differ'),
+    (dict(x_train=np.zeros((4, 2, 2), np.uint8), x_test=np.zeros((3, 2, 2), np.uint8),
+          y_train=np.zeros(3, np.int64)), r'4 train examples but labels of shape \(3,\)'),
+    (dict(x_train=np.zeros((4, 2, 2), np.uint8), x_test=np.zeros((3, 2, 2), np.uint8),
+          y_test=np.zeros(4, np.int64)), '3 test examples'),
 ])
 def test_bad_npz_files_are_rejected(tmp_path, arrays, match):
   path = tmp_path / 'bad.npz'
@@ -62,14 +73,14 @@ def test_bad_npz_files_are_rejected(tmp_path, arrays, match):
 
 def test_npz_split_over_two_files(tmp_path):
   train, test = tmp_path / 'train.npz', tmp_path / 'test.npz'
-  np.savez(train, x_train=np.ones((6, 4, 4, 3), np.uint8), y_train=np.arange(6))
-  np.savez(test, x_test=np.zeros((2, 4, 4, 3), np.uint8))
+  np.savez(train, x_train=np.ones((6, 32, 32, 3), np.uint8), y_train=np.arange(6))
+  np.savez(test, x_test=np.zeros((2, 32, 32, 3), np.uint8))
   ds = data.load(_cfg(name='cifar10', npz_path=f'{train},{test}'))
-  assert ds.x_train.shape == (6, 4, 4, 3) and ds.x_test.shape == (2, 4, 4, 3)
+  assert ds.x_train.shape == (6, 32, 32, 3) and ds.x_test.shape == (2, 32, 32, 3)
   np.testing.assert_array_equal(ds.y_train, np.arange(6))
   data.load(_cfg(name='cifar10', npz_path=f'{train},{train},{test}'))  # Equal.
   other = tmp_path / 'other.npz'
-  np.savez(other, x_test=np.ones((2, 4, 4, 3), np.uint8))
+  np.savez(other, x_test=np.ones((2, 32, 32, 3), np.uint8))
   with pytest.raises(DataError, match="'x_test' differs"):
     data.load(_cfg(name='cifar10', npz_path=f'{train},{test},{other}'))
 
