@@ -97,9 +97,10 @@ def test_made_trains_on_a_binarized_npz(tmp_path):
   from common import trainer
   from configs import made_binarized_mnist
   config = made_binarized_mnist.get_config('smoke')
-  config.data.npz_path = str(path)
+  # 4x4 binary images, so data.name=npz (a binarized_mnist file is 28x28).
+  config.data.name, config.data.npz_path = 'npz', str(path)
   ds = data_lib.load(config.data)
-  assert ds.levels == 2 and ds.name == 'binarized_mnist'
+  assert ds.levels == 2 and ds.name == 'npz'
   final = trainer.fit(config, str(tmp_path / 'w'), _from_config(config, ds), ds)
   for key in ('eval/test/nll_nats', 'eval/test/nll_ensemble_nats'):
     assert 0 < final[key] < 16 * np.log(2) * 2, key  # Finite, near 16 bits.
