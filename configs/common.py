@@ -265,8 +265,13 @@ def apply_hmc_args(c, a):
   c.adaptation, c.step_size_jitter = a.adaptation, a.jitter
   if a.kernel == 'chees':  # Its harmonic-mean acceptance target.
     c.target_accept = 0.651
-  if a.smoke:
+  if a.smoke:   # Seconds long, but chains, warmup or draws asked for stay.
+    defaults = hmc_args(None)
+    asked = {k: a[k] for k in ('chains', 'warmup', 'draws') if a[k] != defaults[k]}
     hmc_smoke(c)
+    c.num_chains = asked.get('chains', c.num_chains)
+    c.num_warmup = asked.get('warmup', c.num_warmup)
+    c.num_draws = asked.get('draws', c.num_draws)
   return c
 
 

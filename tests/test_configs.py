@@ -58,3 +58,11 @@ def test_config_contract(name):
   if hasattr(module, 'get_sweep'):
     points = module.get_sweep(None)
     assert points and all(isinstance(p, dict) for p in points)
+
+
+def test_hmc_smoke_keeps_the_chains_warmup_and_draws_asked_for():
+  from configs import hmc_funnel  # pylint: disable=g-import-not-at-top
+  smoke = hmc_funnel.get_config('smoke')
+  asked = hmc_funnel.get_config('kernel=hmc,chains=16,draws=30,smoke')
+  assert (asked.num_chains, asked.num_draws) == (16, 30)
+  assert asked.num_warmup == smoke.num_warmup and smoke.num_chains == 2
