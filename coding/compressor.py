@@ -64,13 +64,10 @@ def load_model(workdir):
   """(coder model, fingerprint, objective, variables) of the VAE in `workdir`."""
   hint = 'train a VAE there first (e.g. configs/vae_mnist.py)'
   config = runs.read_config(workdir, 'model', hint)
-  name = (config.get('model') or {}).get('name')
-  if config.get('entry') != 'vae.train' or name != 'vae':
-    where = (f'; its VAE is in '
-             f'{config.get("model_workdir") or os.path.join(workdir, "vae")}'
-             if config.get('entry') == 'coding.run' else '')
-    what = ' / '.join(str(v) for v in (config.get('entry'), name) if v)
-    raise ConfigError(f'{workdir} holds a {what} run, not a VAE{where}')
+  if config.get('entry') == 'coding.run':   # A bits-back run names its VAE.
+    hint = (f'its VAE is in '
+            f'{config.get("model_workdir") or os.path.join(workdir, "vae")}')
+  runs.check_kind(config, workdir, 'model', hint)
   run = runs.load_run(workdir, 'model', hint)
   digest = hashlib.sha256(json.dumps(run.config.model.to_dict(),
                                      sort_keys=True).encode())

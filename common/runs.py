@@ -89,6 +89,19 @@ def read_config(workdir, flag='workdir', hint='train it first'):
     raise ConfigError(f'{path} is not valid JSON: {e}') from None
 
 
+def check_kind(config, workdir, flag, hint, entry='vae.train', model='vae',
+               what='a VAE'):
+  """Stops in one line unless the saved `config` of the run in `workdir`
+  (pointed to by `flag`) is an `entry` run of `model.name` `model`: a
+  workdir holding another kind of run (another family, or no model at all)
+  is refused before anything is rebuilt from it."""
+  name = (config.get('model') or {}).get('name')
+  if config.get('entry') != entry or name != model:
+    held = ' / '.join(str(v) for v in (config.get('entry'), name) if v)
+    raise ConfigError(f'{flag}={workdir} holds a {held or "nameless"} run, '
+                      f'not {what}; {hint}')
+
+
 def family(config):
   """The family module (`config.entry`) that builds this config's objective."""
   try:

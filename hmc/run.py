@@ -38,14 +38,13 @@ def vae_latent_posterior(cfg):
   from common import data as data_lib  # pylint: disable=g-import-not-at-top
   from common import runs  # pylint: disable=g-import-not-at-top
   hint = 'train a VAE first (configs/vae_digits.py or vae_mnist.py)'
-  data_cfg = runs.read_config(cfg.workdir, 'vae.workdir', hint).data
+  saved = runs.read_config(cfg.workdir, 'vae.workdir', hint)
+  runs.check_kind(saved, cfg.workdir, 'vae.workdir', hint)
+  data_cfg = saved.data
   if cfg.npz_path:
     data_cfg.npz_path = cfg.npz_path
   dataset = data_lib.load(data_cfg)  # The test image.
   run = runs.load_run(cfg.workdir, 'vae.workdir', hint, dataset=dataset)
-  if run.config.model.name != 'vae':
-    raise ConfigError(f'vae.workdir={cfg.workdir} holds a '
-                      f'{run.config.model.name} run, not a VAE')
   if not 0 <= cfg.image_index < len(dataset.x_test):
     raise ConfigError(f'vae.image_index={cfg.image_index} is outside the '
                       f'{len(dataset.x_test)} test images')

@@ -71,12 +71,8 @@ def m1_features(m1_workdir, dataset, batch_size=1000):
   features are deterministic.
   """
   hint = 'train M1 first with configs/vae_mnist.py'
-  saved = runs.read_config(m1_workdir, 'model.m1_workdir', hint)
-  if saved.get('entry') != 'vae.train' or saved.get('model', {}).get('name') != 'vae':
-    what = ' / '.join(str(v) for v in (
-        saved.get('entry'), saved.get('model', {}).get('name')) if v)
-    raise ConfigError(f'model.m1_workdir={m1_workdir} holds a {what} run, not '
-                      f'an M1 VAE; {hint}')
+  runs.check_kind(runs.read_config(m1_workdir, 'model.m1_workdir', hint),
+                  m1_workdir, 'model.m1_workdir', hint, what='an M1 VAE')
   m1 = runs.load_run(m1_workdir, 'model.m1_workdir', hint)
   model = m1.objective.model
   encode = jax.jit(lambda x: model.apply(
