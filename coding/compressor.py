@@ -41,7 +41,6 @@ import math
 import os
 import secrets
 import struct
-import zipfile
 import zlib
 
 import jax
@@ -49,6 +48,7 @@ import numpy as np
 
 from coding import bitsback
 from coding import rans
+from common import data as data_lib
 from common import runs
 from common.errors import ConfigError
 
@@ -366,27 +366,9 @@ def write_npz(path, images, force=True):
 def read_npz_images(path):
   """The images of an .npz file (its array x, x_test or images) or of an
   .npy file (its one array)."""
-  if os.path.isdir(path):
-    raise ConfigError(f'{path} is a directory, not an .npz or .npy file')
-  if not os.path.exists(path):
-    raise ConfigError(f'no such file: {path}')
-  try:
-    # Never unpickles: a file that is neither format is refused below.
-    with open(path, 'rb') as stream:
-      loaded = np.load(stream, allow_pickle=False)
-      if isinstance(loaded, np.ndarray):
-        return loaded
-      with loaded as f:
-        for key in ('x', 'x_test', 'images'):
-          if key in f:
-            return f[key]
-        raise ConfigError(f'{path} has no array named x, x_test or images '
-                          f'(found {sorted(f.keys())})')
-  except ConfigError:
-    raise
-  except ValueError as e:
-    if 'contains pickled' in str(e):   # numpy's guess for other files.
-      raise ConfigError(f'{path} is not an .npz or .npy file of arrays') from e
-    raise ConfigError(f'cannot read {path} as .npz or .npy: {e}') from e
-  except (OSError, EOFError, zipfile.BadZipFile) as e:
-    raise ConfigError(f'cannot read {path} as .npz or .npy: {e}') from e
+  arrays = data_lib.read_arrays(path)
+  for key in ('x', 'x_test', 'images'):
+    if key in arrays:
+      return arrays[key]
+  raise ConfigError(f'{path} has no array named x, x_test or images '
+                    f'(found {sorted(arrays)})')

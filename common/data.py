@@ -228,7 +228,7 @@ def _load_npz(paths, levels):
     raise DataError('data.name=npz needs data.npz_path=FILE.npz')
   arrays = {}
   for path in paths.split(','):
-    for key, value in _read_npz(path).items():
+    for key, value in read_arrays(path).items():
       if key in arrays and not np.array_equal(arrays[key], value):
         raise DataError(f'array {key!r} differs between the files {paths}')
       arrays[key] = value
@@ -243,16 +243,24 @@ def _load_npz(paths, levels):
                  arrays.get('y_train'), arrays.get('y_test'))
 
 
-def _read_npz(path):
+def read_arrays(path):
+  """{name: array} of an .npz file, or {'x': its array} of an .npy file.
+  Never unpickles: any other file is one clear DataError."""
+  if os.path.isdir(path):
+    raise DataError(f'{path} is a directory, not an .npz or .npy file')
   if not os.path.exists(path):
     raise DataError(f'npz file not found: {path}')
   try:
-    with np.load(path, allow_pickle=False) as f:
-      return {k: f[k] for k in f.files}
+    with open(path, 'rb') as stream:
+      loaded = np.load(stream, allow_pickle=False)
+      if isinstance(loaded, np.ndarray):
+        return {'x': loaded}
+      with loaded as f:
+        return {k: f[k] for k in f.files}
   except Exception as e:  # pylint: disable=broad-except
     if 'contains pickled' in str(e):   # numpy's guess for other files.
-      raise DataError(f'{path} is not an .npz file of arrays') from e
-    raise DataError(f'cannot read npz file {path}: {e}') from e
+      raise DataError(f'{path} is not an .npz or .npy file of arrays') from e
+    raise DataError(f'cannot read {path} as .npz or .npy: {e}') from e
 
 
 def _as_nhwc(x, path, key):
