@@ -242,20 +242,16 @@ def hmc_config(target, **overrides):
   return c
 
 
-def hmc_smoke(c):
-  """A seconds-long HMC run."""
-  c.num_chains = 2
-  c.num_warmup = 60
-  c.num_draws = 60
-  c.max_depth = 5
-  return c
-
-
 def hmc_args(arg, **extra):
-  """The arguments every HMC config accepts."""
-  return parse_arg(arg, smoke=False, kernel='nuts', chains=4, warmup=1000,
-                   draws=1000, dense=False, float64=False, adaptation='stan',
-                   jitter=0.0, **extra)
+  """The arguments every HMC config accepts. With 'smoke' the chains, warmup
+  and draws default to a seconds-long run; values given beside it stay."""
+  spec = dict(smoke=False, kernel='nuts', chains=4, warmup=1000, draws=1000,
+              dense=False, float64=False, adaptation='stan', jitter=0.0,
+              **extra)
+  a = parse_arg(arg, **spec)
+  if a.smoke:
+    a = parse_arg(arg, **dict(spec, chains=2, warmup=60, draws=60))
+  return a
 
 
 def apply_hmc_args(c, a):
@@ -265,13 +261,8 @@ def apply_hmc_args(c, a):
   c.adaptation, c.step_size_jitter = a.adaptation, a.jitter
   if a.kernel == 'chees':  # Its harmonic-mean acceptance target.
     c.target_accept = 0.651
-  if a.smoke:   # Seconds long, but chains, warmup or draws asked for stay.
-    defaults = hmc_args(None)
-    asked = {k: a[k] for k in ('chains', 'warmup', 'draws') if a[k] != defaults[k]}
-    hmc_smoke(c)
-    c.num_chains = asked.get('chains', c.num_chains)
-    c.num_warmup = asked.get('warmup', c.num_warmup)
-    c.num_draws = asked.get('draws', c.num_draws)
+  if a.smoke:
+    c.max_depth = 5
   return c
 
 
