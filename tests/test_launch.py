@@ -27,7 +27,7 @@ from common import data as data_lib
 from common import runs
 from common import sharding
 from common import trainer
-from common.errors import ConfigError, DataError
+from common.errors import ConfigError
 # Every config file is smoke-run (and, if it trains, resumed): the list is
 # configs/*.py itself.
 from tests.ranking import pairwise_files
@@ -405,48 +405,6 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   assert f'resumed from step {bad - 2}' in proc.stderr
 
 
-def _read(path):
-  with open(path) as f:
-    return f.read()
-
-
-def test_run_record_written_after_validation_and_kept(tmp_path):
-  workdir = str(tmp_path / 'w')
-  # Data that does not exist: nothing is created.
-  bad = _config('realnvp_2d')
-  bad.data.name, bad.data.npz_path = 'npz', str(tmp_path / 'none.npz')
-  with pytest.raises(DataError, match='not found'):
-    launch.run(bad, workdir, 'cmd bad')
-  assert not os.path.exists(workdir)
-  launch.run(_config('realnvp_2d'), workdir, 'cmd 1')
-  assert json.loads(_read(os.path.join(workdir, 'config.json')))['total_steps'] == 4
-  assert _read(os.path.join(workdir, 'command.txt')) == 'cmd 1\n'
-  # Restarting with other overrides keeps the earlier record.
-  longer = _config('realnvp_2d')
-  longer.total_steps = 6
-  launch.run(longer, workdir, 'cmd 2')
-  assert json.loads(_read(os.path.join(workdir, 'config.1.json')))['total_steps'] == 4
-  assert _read(os.path.join(workdir, 'command.1.txt')) == 'cmd 1\n'
-  assert json.loads(_read(os.path.join(workdir, 'config.json')))['total_steps'] == 6
-  assert _read(os.path.join(workdir, 'command.txt')) == 'cmd 2\n'
-  assert [r['step'] for r in _metrics(workdir) if 'train/loss' in r] == list(range(1, 7))
-  # Another model in the same workdir: one line naming every differing key,
-  # and the record is left as it was.
-  other = _config('realnvp_2d')
-  other.total_steps = 6
-  hidden, couplings = other.model.hidden, other.model.num_couplings
-  other.model.hidden, other.model.num_couplings = hidden + 8, couplings + 2
-  with pytest.raises(ConfigError) as info:
-    launch.run(other, workdir, 'cmd 3')
-  message = str(info.value)
-  assert f'model.hidden: {hidden} (saved) vs {hidden + 8} (now)' in message
-  assert (f'model.num_couplings: {couplings} (saved) vs {couplings + 2} (now)'
-          in message)
-  assert '2 key(s)' in message and '\n' not in message
-  assert _read(os.path.join(workdir, 'command.txt')) == 'cmd 2\n'
-  assert not os.path.exists(os.path.join(workdir, 'config.2.json'))
-
-
 def test_corrupt_latest_checkpoint_falls_back_and_resumes_exactly(tmp_path):
   full, damaged = str(tmp_path / 'full'), str(tmp_path / 'damaged')
   launch.run(_config('realnvp_2d'), full)
@@ -590,57 +548,6 @@ def test_sweep_and_dry_run(tmp_path, capsys):
   assert os.path.exists(tmp_path / 'sweep' / 'name=spirals' / 'final_metrics.json')
 
 
-def test_a_workdir_of_another_experiment_is_refused_untouched(tmp_path):
-  # Entries without a train state (HMC) are checked too: another entry, or
-  # another target, stops before anything in the workdir is overwritten.
-  from common import record  # pylint: disable=g-import-not-at-top
-  workdir = tmp_path / 'w'
-  workdir.mkdir()
-  for saved, now, fragment in [
-      (_config('vae_digits'), _config('hmc_banana'), 'entry: vae.train (saved)'),
-      (_config('hmc_banana'), _config('hmc_funnel'), 'target: banana (saved)'),
-      (_config('hmc_banana'), _config('vi_eight_schools'), 'entry: hmc.run'),
-  ]:
-    (workdir / 'config.json').write_text(saved.to_json_best_effort(indent=1))
-    (workdir / 'final_metrics.json').write_text('{"kept": 1}')
-    with pytest.raises(ConfigError) as info:
-      launch.run(now, str(workdir), 'cmd')
-    assert 'holds another experiment' in str(info.value)
-    assert fragment in str(info.value) and '\n' not in str(info.value)
-    assert record.saved_config(str(workdir)) == record.as_dict(saved)
-    assert (workdir / 'final_metrics.json').read_text() == '{"kept": 1}'
-    assert sorted(os.listdir(workdir)) == ['config.json', 'final_metrics.json']
-  # The same experiment with other run settings passes the check.
-  longer = _config('hmc_banana')
-  longer.num_draws += 10
-  (workdir / 'config.json').write_text(
-      _config('hmc_banana').to_json_best_effort(indent=1))
-  record.check_same_experiment(longer, str(workdir))
-
-
-@pytest.mark.parametrize('key,value', [
-    ('batch_size', 0), ('batch_size', -8), ('eval_batch_size', 0),
-    ('ckpt_every_steps', 0), ('log_every_steps', 0), ('keep_checkpoints', 0),
-    ('eval_every_steps', -1), ('optim.warmup_steps', -5)])
-def test_loop_settings_out_of_range_fail_before_any_record(key, value, tmp_path):
-  config = _config('realnvp_2d')
-  runs.apply_overrides(config, {key: value})   # Checks the key exists.
-  config = runs.apply_overrides(config, {key: value})
-  workdir = tmp_path / 'w'
-  with pytest.raises(ConfigError, match=f'{re.escape(key)} must be'):
-    launch.run(config, str(workdir), 'cmd')
-  assert not (workdir / 'config.json').exists()
-
-
-def test_empty_parameters_fail_before_any_record(tmp_path):
-  config = _config('realnvp_digits')
-  config.model.features = 0   # Zero-channel convolutions: empty kernels.
-  with pytest.raises(ConfigError, match='empty parameters'):
-    launch.run(config, str(tmp_path / 'w'), 'cmd')
-  assert not (tmp_path / 'w' / 'config.json').exists()
-  assert not (tmp_path / 'w' / 'checkpoints').exists()
-
-
 def test_sweep_passes_space_separated_overrides_on():
   # absl takes '--config.key value' as well as '--config.key=value'.
   argv = ['launch.py', '--config=c.py', '--config.total_steps', '3',
@@ -649,12 +556,6 @@ def test_sweep_passes_space_separated_overrides_on():
   assert launch._config_overrides(argv) == [   # pylint: disable=protected-access
       '--config.total_steps=3', '--config.seed=2',
       '--config.optim.learning_rate=-1e-3', '--noconfig.float64']
-
-
-def test_a_missing_saved_config_is_named_in_a_mismatch(tmp_path):
-  from common import record  # pylint: disable=g-import-not-at-top
-  error = record.mismatch_error(_config('realnvp_2d'), str(tmp_path), 'shapes')
-  assert 'no config.json' in str(error) and 'code changed' not in str(error)
 
 
 def test_too_many_scales_and_a_non_vae_m1_are_one_line(tmp_path):

@@ -1,4 +1,5 @@
-"""The training loop on a toy objective with a known optimum."""
+"""The training loop on a toy objective with a known optimum, and the loop
+settings and model sizes it refuses before any work."""
 import json
 import os
 import re
@@ -8,13 +9,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import launch
 from common import checkpoint as checkpoint_lib
 from common import data as data_lib
 from common import metrics as metrics_lib
 from common import objective as objective_lib
+from common import runs
 from common import trainer
 from common.errors import ConfigError, NonFiniteLossError
 from configs import common as config_common
+from configs import realnvp_2d
+from configs import realnvp_digits
 
 
 class MeanObjective(objective_lib.Objective):
@@ -397,3 +402,25 @@ def test_data_free_objective_trains_evaluates_and_resumes(tmp_path):
   np.testing.assert_array_equal(a['params']['theta'], b['params']['theta'])
   with pytest.raises(ConfigError, match='no epochs'):
     trainer.fit(_config(total_epochs=1.0), str(tmp_path / 'e'), DataFreeObjective())
+
+
+@pytest.mark.parametrize('key,value', [
+    ('batch_size', 0), ('batch_size', -8), ('eval_batch_size', 0),
+    ('ckpt_every_steps', 0), ('log_every_steps', 0), ('keep_checkpoints', 0),
+    ('eval_every_steps', -1), ('optim.warmup_steps', -5)])
+def test_loop_settings_out_of_range_fail_before_any_record(key, value, tmp_path):
+  config = realnvp_2d.get_config('smoke')
+  config = runs.apply_overrides(config, {key: value})   # The key exists.
+  workdir = tmp_path / 'w'
+  with pytest.raises(ConfigError, match=f'{re.escape(key)} must be'):
+    launch.run(config, str(workdir), 'cmd')
+  assert not (workdir / 'config.json').exists()
+
+
+def test_empty_parameters_fail_before_any_record(tmp_path):
+  config = realnvp_digits.get_config('smoke')
+  config.model.features = 0   # Zero-channel convolutions: empty kernels.
+  with pytest.raises(ConfigError, match='empty parameters'):
+    launch.run(config, str(tmp_path / 'w'), 'cmd')
+  assert not (tmp_path / 'w' / 'config.json').exists()
+  assert not (tmp_path / 'w' / 'checkpoints').exists()
